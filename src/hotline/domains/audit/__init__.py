@@ -1,0 +1,1 @@
+"""Audit: the tamper-evident operation log (R-E2)."""

@@ -1,0 +1,1 @@
+"""Identity: organisation units, users, roles and grants, sessions, MFA, API tokens."""
