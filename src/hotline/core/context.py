@@ -55,6 +55,16 @@ class Actor:
                 params={"permission": permission},
             )
 
+    def require_root(self, permission: str) -> None:
+        """Require `permission` over a whole top-level unit (for global settings)."""
+        top = [s for s in self.scopes_for(permission) if s.count("/") <= 2]
+        if not top:
+            raise PermissionDenied(
+                f"permission {permission!r} over the whole organisation is required",
+                key="errors.permission_required_root",
+                params={"permission": permission},
+            )
+
     def scopes_for(self, permission: str) -> list[str]:
         """The org subtrees in which the actor holds `permission` (for filtered lists)."""
         if self.is_system:

@@ -57,7 +57,7 @@ def create_org_unit(
     if not code or not name:
         raise InvalidInput("code and name must not be empty", field="code")
     if parent_id is None:
-        tx.actor.require("org:manage", "/")
+        tx.actor.require_root("org:manage")
         if kind is not OrgUnitKind.group:
             raise InvalidInput("a root unit must be of kind 'group'", field="kind")
         parent_path = "/"
@@ -552,7 +552,7 @@ def update_policy(
     tx: IdentityTx, current: PasswordPolicy, changes: dict[str, Any]
 ) -> PasswordPolicy:
     """security_admin changes the password/lockout/session policy (not system_admin)."""
-    tx.actor.require("policy:manage", "/")
+    tx.actor.require_root("policy:manage")
     unknown = sorted(set(changes) - POLICY_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown policy field(s): {', '.join(unknown)}")

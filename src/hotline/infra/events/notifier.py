@@ -1,8 +1,9 @@
-"""Wakes live streams when new outbox rows exist.
+"""Wakes live streams when new outbox rows may exist.
 
 The outbox table is the event log and the only source of truth; the notifier just says "look
 again". In one process a commit pokes it directly; with several processes on PostgreSQL a
-LISTEN thread pokes it for the others' commits (see `pg_listener.py`).
+LISTEN thread pokes it for the others' commits (see `pg_listener.py`). It counts pokes
+(a generation number), so a stream that read the log at generation g sleeps until g changes.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ class Notifier:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._latest = 0
+        self._generation = 0
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     @property
-    def latest(self) -> int:
-        return self._latest
+    def generation(self) -> int:
+        return self._generation
 
-    def notify(self, event_id: int) -> None:
+    def notify(self, event_id: int | None = None) -> None:
+        """Something was committed (`event_id` is informational)."""
         with self._lock:
-            if event_id > self._latest:
-                self._latest = event_id
+            self._generation += 1
             waiters = list(self._waiters)
         for loop, ev in waiters:
             try:
@@ -35,23 +36,20 @@ class Notifier:
                 with self._lock:
                     self._waiters.discard((loop, ev))
 
-    async def wait(self, after_id: int, timeout: float) -> bool:
-        """Wait until an event newer than `after_id` is announced, or `timeout` passes."""
-        if self._latest > after_id:
-            return True
+    async def wait(self, generation: int, timeout: float) -> bool:
+        """Wait until the generation moves past `generation`, or `timeout` passes."""
         loop = asyncio.get_running_loop()
         ev = asyncio.Event()
         key = (loop, ev)
         with self._lock:
+            if self._generation != generation:
+                return True
             self._waiters.add(key)
         try:
-            if self._latest > after_id:
-                return True
-            try:
-                await asyncio.wait_for(ev.wait(), timeout)
-            except TimeoutError:
-                return False
+            await asyncio.wait_for(ev.wait(), timeout)
             return True
+        except TimeoutError:
+            return False
         finally:
             with self._lock:
                 self._waiters.discard(key)

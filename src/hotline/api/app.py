@@ -1,0 +1,61 @@
+"""The FastAPI application: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from hotline.api import events, identity, problems, system
+from hotline.infra.events.pg_listener import PgListener
+from hotline.infra.runtime import Runtime, build_runtime
+from hotline.settings import Settings
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. With `runtime` given (tests), the caller owns its lifetime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or build_runtime(settings)
+        app.state.runtime = rt
+        listener = None
+        if not rt.settings.is_sqlite:
+            listener = PgListener(rt.settings.database_url, rt.notifier)
+            listener.start()
+        try:
+            yield
+        finally:
+            if listener:
+                listener.stop()
+            if owned:
+                rt.close()
+
+    app = FastAPI(
+        title="hotline",
+        version="0.1.0",
+        description="Contact center with built-in safe operations (呼叫中心 + 安全运营).",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    app.state.metrics = system.Metrics()
+    app.add_middleware(system.MetricsMiddleware)
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+ROUTERS = [system.router, identity.router, events.router]
+
+
+def api_routes() -> list[APIRoute]:
+    """Every API route hotline serves (the route × role matrix test walks these)."""
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]

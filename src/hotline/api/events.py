@@ -1,0 +1,68 @@
+"""The live event stream (Server-Sent Events) with `Last-Event-ID` resume and heartbeats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from hotline.api.security import AUTHENTICATED, ActorDep, RuntimeDep, SecureRouter, authenticate
+from hotline.core.errors import HotlineError
+from hotline.infra.events.stream import fetch_after, latest_id
+
+router = SecureRouter(prefix="/api", tags=["events"])
+
+
+@router.get(
+    "/events",
+    permission=AUTHENTICATED,
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+)
+async def events(
+    request: Request,
+    actor: ActorDep,
+    rt: RuntimeDep,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    since: Annotated[int | None, Query(ge=0, description="resume after this event id")] = None,
+) -> StreamingResponse:
+    """Events the caller may see, as they are committed. Resume with `Last-Event-ID` (or
+    `?since=`); without either the stream starts at the present. A comment line is sent as a
+    heartbeat; the stream ends when the session does."""
+    start = last_event_id if last_event_id is not None else since
+    if start is None:
+        start = await anyio.to_thread.run_sync(latest_id, rt.db)
+    heartbeat = rt.settings.sse_heartbeat_seconds
+
+    async def stream() -> AsyncIterator[str]:
+        cursor = start
+        yield f"retry: 2000\n: connected at {cursor}\n\n"
+        while True:
+            generation = rt.notifier.generation
+            before = cursor
+            batch, cursor = await anyio.to_thread.run_sync(fetch_after, rt.db, actor, cursor)
+            for d in batch:
+                yield f"id: {d.id}\nevent: {d.type}\ndata: {d.data}\n\n"
+            if cursor != before:
+                continue
+            if await request.is_disconnected():
+                return
+            woke = await rt.notifier.wait(generation, heartbeat)
+            if not woke:
+                # Heartbeat; and re-check the session, so a disabled user's stream ends.
+                request.state.actor = None
+                try:
+                    await anyio.to_thread.run_sync(authenticate, request)
+                except HotlineError:
+                    yield "event: session_ended\ndata: {}\n\n"
+                    return
+                yield f": heartbeat {cursor}\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,132 @@
+"""Authentication and the permission gate every route must pass.
+
+Routes are registered through `SecureRouter`, which refuses a route that does not say which
+permission it needs (or that it is public / for any signed-in user). So an endpoint that
+forgets authorisation cannot be written by accident; `tests/api/test_route_matrix.py` walks
+every route × role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from hotline.core.context import Actor
+from hotline.core.errors import PermissionDenied, Unauthenticated
+from hotline.domains.identity import secrets as sec
+from hotline.domains.identity.queries import actor_for, resolve_session, resolve_token
+from hotline.infra.db.stores.identity import SqlIdentityStore
+from hotline.infra.runtime import Runtime
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+SESSION_COOKIE = "hotline_session"
+
+
+def get_runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def authenticate(request: Request) -> Actor:
+    """The actor behind the session cookie or `Authorization: Bearer` token, else 401."""
+    cached: Actor | None = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
+    rt = get_runtime(request)
+    token = _bearer(request)
+    if not token:
+        raise Unauthenticated("sign in first", key="errors.unauthenticated")
+    now = rt.clock.now()
+    digest = sec.token_hash(token)
+    ip = client_ip(request)
+    session_id: str | None = None
+    token_id: str | None = None
+    with rt.db.read() as conn:
+        store = SqlIdentityStore(conn)
+        if token.startswith("hlt_"):
+            user, token_id, scopes, stale = resolve_token(store, digest, now=now)
+            actor = actor_for(store, user, ip=ip, token_id=token_id, token_scopes=scopes)
+        else:
+            user, session_id, mfa_ok, stale = resolve_session(store, digest, rt.policy(), now=now)
+            actor = actor_for(store, user, ip=ip, session_id=session_id, mfa_ok=mfa_ok)
+    if stale:
+        # Bookkeeping only (idle timer): no audit row, and not on every request.
+        with rt.engine.begin() as conn:
+            store = SqlIdentityStore(conn)
+            if token_id is not None:
+                store.touch_token(token_id, now)
+            elif session_id is not None:
+                store.touch_session(session_id, now)
+    request.state.actor = actor
+    return actor
+
+
+def require(permission: str) -> Callable[..., Any]:
+    def dependency(request: Request) -> Actor | None:
+        if permission == PUBLIC:
+            return None
+        actor = authenticate(request)
+        if permission != AUTHENTICATED and not actor.can(permission):
+            raise PermissionDenied(
+                f"permission {permission!r} is required",
+                key="errors.permission_required",
+                params={"permission": permission},
+            )
+        return actor
+
+    return dependency
+
+
+class SecureRouter(APIRouter):
+    """An APIRouter whose routes must declare `permission=` (keyword-only, no default)."""
+
+    def route_with(
+        self, method: str, path: str, *, permission: str, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if not permission:
+            raise TypeError(f"route {method} {path} must declare a permission")
+        deps = list(kwargs.pop("dependencies", None) or [])
+        deps.insert(0, Depends(require(permission)))
+        extra = dict(kwargs.pop("openapi_extra", None) or {})
+        extra["x-permission"] = permission
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_api_route(
+                path, fn, methods=[method], dependencies=deps, openapi_extra=extra, **kwargs
+            )
+            return fn
+
+        return decorate
+
+    def get(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.route_with("GET", path, permission=permission, **kwargs)
+
+    def post(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.route_with("POST", path, permission=permission, **kwargs)
+
+    def put(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.route_with("PUT", path, permission=permission, **kwargs)
+
+    def patch(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.route_with("PATCH", path, permission=permission, **kwargs)
+
+    def delete(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.route_with("DELETE", path, permission=permission, **kwargs)
+
+
+ActorDep = Annotated[Actor, Depends(authenticate)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,0 +1,7 @@
+"""`hotline audit …`: verify the hash chain and write signed checkpoints."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

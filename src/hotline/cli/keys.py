@@ -1,0 +1,7 @@
+"""`hotline keys …`: rotate master and data keys without downtime."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
