@@ -9,9 +9,10 @@ every route × role.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 
 from hotline.core.context import Actor
 from hotline.core.errors import PermissionDenied, Unauthenticated
@@ -19,6 +20,8 @@ from hotline.domains.identity import secrets as sec
 from hotline.domains.identity.queries import actor_for, resolve_session, resolve_token
 from hotline.infra.db.stores.identity import SqlIdentityStore
 from hotline.infra.runtime import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
@@ -91,20 +94,50 @@ def require(permission: str) -> Callable[..., Any]:
     return dependency
 
 
+class Problem(BaseModel):
+    """An RFC 9457 problem document; `key` is the i18n key of the message."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    key: str
+    params: dict[str, Any] | None = None
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {**_PROBLEM, "description": text}
+    for code, text in {
+        400: "Bad request",
+        401: "Not signed in, or the session expired",
+        403: "Permission missing",
+        404: "Not found (or outside the caller's scope)",
+        409: "Conflict with the object's state",
+        422: "Invalid input",
+        423: "Account locked",
+    }.items()
+}
+
+
 class SecureRouter(APIRouter):
     """An APIRouter whose routes must declare `permission=` (keyword-only, no default)."""
 
     def route_with(
         self, method: str, path: str, *, permission: str, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    ) -> Callable[[F], F]:
         if not permission:
             raise TypeError(f"route {method} {path} must declare a permission")
         deps = list(kwargs.pop("dependencies", None) or [])
         deps.insert(0, Depends(require(permission)))
         extra = dict(kwargs.pop("openapi_extra", None) or {})
         extra["x-permission"] = permission
+        kwargs["responses"] = {**PROBLEM_RESPONSES, **(kwargs.get("responses") or {})}
 
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def decorate(fn: F) -> F:
             self.add_api_route(
                 path, fn, methods=[method], dependencies=deps, openapi_extra=extra, **kwargs
             )
@@ -112,19 +145,29 @@ class SecureRouter(APIRouter):
 
         return decorate
 
-    def get(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def get(  # type: ignore[override]
+        self, path: str, *, permission: str, **kwargs: Any
+    ) -> Callable[[F], F]:
         return self.route_with("GET", path, permission=permission, **kwargs)
 
-    def post(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def post(  # type: ignore[override]
+        self, path: str, *, permission: str, **kwargs: Any
+    ) -> Callable[[F], F]:
         return self.route_with("POST", path, permission=permission, **kwargs)
 
-    def put(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def put(  # type: ignore[override]
+        self, path: str, *, permission: str, **kwargs: Any
+    ) -> Callable[[F], F]:
         return self.route_with("PUT", path, permission=permission, **kwargs)
 
-    def patch(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def patch(  # type: ignore[override]
+        self, path: str, *, permission: str, **kwargs: Any
+    ) -> Callable[[F], F]:
         return self.route_with("PATCH", path, permission=permission, **kwargs)
 
-    def delete(self, path: str, *, permission: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def delete(  # type: ignore[override]
+        self, path: str, *, permission: str, **kwargs: Any
+    ) -> Callable[[F], F]:
         return self.route_with("DELETE", path, permission=permission, **kwargs)
 
 

@@ -52,7 +52,7 @@ def _unit(row: sa.Row[Any]) -> OrgUnit:
 _USER_COLS = [c for c in users.c if c.name != "totp_secret"]
 
 
-def _user(row: sa.Row[Any]) -> User:
+def _user(row: Any) -> User:
     return User(
         id=row.id,
         username=row.username,
