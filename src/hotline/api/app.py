@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from hotline.api import events, identity, problems, system
+from hotline.api import audit, events, identity, problems, system
 from hotline.infra.events.pg_listener import PgListener
 from hotline.infra.runtime import Runtime, build_runtime
 from hotline.settings import Settings
@@ -53,7 +53,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     return app
 
 
-ROUTERS = [system.router, identity.router, events.router]
+ROUTERS = [system.router, identity.router, audit.router, events.router]
 
 
 def api_routes() -> list[APIRoute]:
