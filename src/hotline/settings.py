@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         description="Ed25519 key that signs audit checkpoints; default var/keys/audit_signing.",
     )
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="Rows per checkpoint.")
+    audit_checkpoint_seconds: float = Field(
+        default=60.0, gt=0, description="How often the worker checks whether to checkpoint."
+    )
     password_min_length: int = Field(default=12, ge=8)
     password_min_classes: int = Field(default=3, ge=1, le=4)
     password_history: int = Field(default=5, ge=0)

@@ -9,7 +9,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from hotline.api import audit, events, identity, problems, system
+from hotline.core.context import system_actor
 from hotline.infra.events.pg_listener import PgListener
+from hotline.infra.jobs.registry import build_registry, schedule_audit_checkpoint
+from hotline.infra.jobs.worker import Worker, WorkerThread
 from hotline.infra.runtime import Runtime, build_runtime
 from hotline.settings import Settings
 
@@ -26,9 +29,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         if not rt.settings.is_sqlite:
             listener = PgListener(rt.settings.database_url, rt.notifier)
             listener.start()
+        worker = None
+        if rt.settings.run_worker:
+            registry = build_registry(rt.settings)
+            with rt.db.transaction(actor=system_actor("worker")) as tx:
+                schedule_audit_checkpoint(tx, rt.settings)
+            worker = WorkerThread(Worker.from_settings(rt.db, registry, rt.settings))
+            worker.start()
         try:
             yield
         finally:
+            if worker:
+                worker.stop()
             if listener:
                 listener.stop()
             if owned:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from hotline.core.clock import require_utc
@@ -211,11 +211,11 @@ class JobKind:
     retry: RetryPolicy = DEFAULT_RETRY
 
 
-@dataclass
 class JobRegistry:
     """Job kind → handler. Each domain's `jobs.py` holds one (`JOBS`); the worker merges them."""
 
-    _kinds: dict[str, JobKind] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._kinds: dict[str, JobKind] = {}
 
     def register(
         self, kind: str, handler: JobHandler, *, retry: RetryPolicy = DEFAULT_RETRY

@@ -27,8 +27,10 @@ from hotline.domains.audit.model import GENESIS, AuditEntry, diff, seal
 from hotline.infra.crypto.envelope import FieldCipher
 from hotline.infra.db.engine import is_postgres
 from hotline.infra.db.schema import audit_log, outbox
+from hotline.infra.db.stores.customers import SqlCustomerStore
 from hotline.infra.db.stores.identity import SqlIdentityStore
 from hotline.infra.events.notifier import Notifier
+from hotline.infra.jobs.store import SqlJobStore
 
 # Any constant: the advisory lock that serialises appends to the audit chain and the outbox.
 AUDIT_LOCK_KEY = 0x686F746C  # "hotl"
@@ -83,6 +85,15 @@ class Tx:
     def identity(self) -> SqlIdentityStore:
         return SqlIdentityStore(self.conn)
 
+    @functools.cached_property
+    def customers(self) -> SqlCustomerStore:
+        return SqlCustomerStore(self.conn)
+
+    @functools.cached_property
+    def jobs(self) -> SqlJobStore:
+        """Schedule or cancel timers in this transaction: they commit or roll back with it."""
+        return SqlJobStore(self.conn, clock=self.clock)
+
     def encrypt(self, field: str, value: str) -> str:
         token = self.cipher.encrypt(field, value)
         assert token is not None
@@ -92,6 +103,12 @@ class Tx:
         value = self.cipher.decrypt(field, token)
         assert value is not None
         return value
+
+    def blind_index(self, kind: str, value: str) -> str:
+        """Keyed blind index of a normalised value (exact lookup without decrypting)."""
+        index = self.cipher.blind_index(kind, value)
+        assert index is not None
+        return index
 
     def emit(self, event: Event) -> None:
         """Queue an event for the outbox; it is published only if the transaction commits."""
