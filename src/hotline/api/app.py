@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from hotline.api import audit, events, identity, problems, system
+from hotline.api import audit, customers, events, identity, problems, system
 from hotline.core.context import system_actor
 from hotline.infra.events.pg_listener import PgListener
 from hotline.infra.jobs.registry import build_registry, schedule_audit_checkpoint
@@ -65,7 +65,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     return app
 
 
-ROUTERS = [system.router, identity.router, audit.router, events.router]
+ROUTERS = [
+    system.router,
+    identity.router,
+    customers.router,
+    audit.router,
+    events.router,
+]
 
 
 def api_routes() -> list[APIRoute]:

@@ -25,7 +25,7 @@ from hotline.domains.customers.model import (
 )
 from hotline.domains.customers.ports import CustomersTx
 
-MAX_LIMIT = 200
+MAX_LIMIT = 500  # the API caps pages at 200 and asks for one more to see if more exist
 
 
 def access_customer(
