@@ -38,7 +38,8 @@ def db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database to copy per test: a file path (SQLite) or a database name (PG)."""
     if PG_URL:
         base = _admin_url(PG_URL)
-        name = f"hotline_tmpl_{_worker()}"
+        # Unique per pytest process: two runs on one server must not drop each other's template.
+        name = f"hotline_tmpl_{_worker()}_{os.getpid()}"
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

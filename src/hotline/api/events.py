@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,6 +12,7 @@ from fastapi import Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from hotline.api.security import AUTHENTICATED, ActorDep, RuntimeDep, SecureRouter, authenticate
+from hotline.core.context import Actor
 from hotline.core.errors import HotlineError
 from hotline.infra.events.stream import fetch_after, latest_id
 
@@ -37,28 +40,43 @@ async def events(
         start = await anyio.to_thread.run_sync(latest_id, rt.db)
     heartbeat = rt.settings.sse_heartbeat_seconds
 
+    async def recheck() -> Actor | None:
+        """The caller as of now (grants may have changed), or None once the session is over."""
+        request.state.actor = None
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(authenticate, request, activity=False)
+            )
+        except HotlineError:
+            return None
+
     async def stream() -> AsyncIterator[str]:
+        viewer = actor
         cursor = start
+        checked = time.monotonic()
         yield f"retry: 2000\n: connected at {cursor}\n\n"
         while True:
             generation = rt.notifier.generation
             before = cursor
-            batch, cursor = await anyio.to_thread.run_sync(fetch_after, rt.db, actor, cursor)
+            batch, cursor = await anyio.to_thread.run_sync(fetch_after, rt.db, viewer, cursor)
             for d in batch:
                 yield f"id: {d.id}\nevent: {d.type}\ndata: {d.data}\n\n"
-            if cursor != before:
-                continue
-            if await request.is_disconnected():
-                return
-            woke = await rt.notifier.wait(generation, heartbeat)
-            if not woke:
-                # Heartbeat; and re-check the session, so a disabled user's stream ends.
-                request.state.actor = None
-                try:
-                    await anyio.to_thread.run_sync(authenticate, request)
-                except HotlineError:
+            woke = True
+            if cursor == before:
+                if await request.is_disconnected():
+                    return
+                woke = await rt.notifier.wait(generation, heartbeat)
+            # Re-check the session at each heartbeat, and at least as often on a busy stream
+            # (which never idles for a whole heartbeat): a disabled user's stream ends, and
+            # revoked permissions stop applying to it.
+            if not woke or time.monotonic() - checked >= heartbeat:
+                current = await recheck()
+                if current is None:
                     yield "event: session_ended\ndata: {}\n\n"
                     return
+                viewer = current
+                checked = time.monotonic()
+            if not woke:
                 yield f": heartbeat {cursor}\n\n"
 
     return StreamingResponse(

@@ -44,8 +44,12 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def authenticate(request: Request) -> Actor:
-    """The actor behind the session cookie or `Authorization: Bearer` token, else 401."""
+def authenticate(request: Request, *, activity: bool = True) -> Actor:
+    """The actor behind the session cookie or `Authorization: Bearer` token, else 401.
+
+    `activity=False` checks without counting as user activity, so an open event stream does
+    not keep an unattended session from reaching its idle timeout.
+    """
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
@@ -66,7 +70,7 @@ def authenticate(request: Request) -> Actor:
         else:
             user, session_id, mfa_ok, stale = resolve_session(store, digest, rt.policy(), now=now)
             actor = actor_for(store, user, ip=ip, session_id=session_id, mfa_ok=mfa_ok)
-    if stale:
+    if stale and activity:
         # Bookkeeping only (idle timer): no audit row, and not on every request.
         with rt.engine.begin() as conn:
             store = SqlIdentityStore(conn)

@@ -161,6 +161,7 @@ outbox = sa.Table(
     sa.Column("object_type", sa.String(64), nullable=True),
     sa.Column("object_id", sa.String(64), nullable=True),
     sa.Column("user_id", Id, nullable=True),
+    sqlite_autoincrement=True,  # ids are stream positions (Last-Event-ID): never reused
 )
 
 # --- durable jobs and timers (architecture §3.3) -------------------------------------------

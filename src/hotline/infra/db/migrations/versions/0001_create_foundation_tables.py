@@ -123,6 +123,8 @@ def upgrade() -> None:
         sa.Column("object_id", sa.String(length=64), nullable=True),
         sa.Column("user_id", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        # Never reuse an id, even after the newest rows are pruned: ids are stream positions.
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "security_policy",
