@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 ROLES = ["center_manager", "system_admin", "security_admin", "auditor", None]
 SKIP = {
