@@ -139,13 +139,15 @@ class Tx:
                 }
                 for e in self._events
             ]
-            last_event_id = 0
-            for row in rows:
-                res = self.conn.execute(outbox.insert().values(**row).returning(outbox.c.id))
-                last_event_id = int(res.scalar_one())
+            # One prepared statement for all rows (the compiled form is cached across calls).
+            ids = self.conn.execute(_OUTBOX_INSERT, rows).scalars().all()
+            last_event_id = int(max(ids))
             if is_postgres(self.conn):
                 self.conn.execute(sa.select(sa.func.pg_notify(PG_CHANNEL, str(last_event_id))))
         return last_event_id
+
+
+_OUTBOX_INSERT = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
 
 
 def append_audit(conn: sa.Connection, entries: list[AuditEntry]) -> None:
