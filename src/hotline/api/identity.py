@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hotline.api.security import (
     AUTHENTICATED,
@@ -103,7 +103,7 @@ class TotpConfirmIn(Strict):
 class TokenIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     scopes: Annotated[list[Str64], Field(min_length=1, max_length=50)]
-    expires_at: dt.datetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class TokenOut(BaseModel):

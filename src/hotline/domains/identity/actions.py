@@ -298,12 +298,12 @@ def grant_role(tx: IdentityTx, *, user_id: str, role: str, org_unit_id: str) -> 
         raise InvalidInput(f"unknown role {role!r}", key="errors.unknown_role", field="role")
     unit = access_org_unit(tx.identity, tx.actor, org_unit_id, "role:grant")
     user, _ = access_user(tx.identity, tx.actor, user_id, "role:grant")
+    if user.id == tx.actor.user_id:
+        raise PermissionDenied("you cannot grant roles to yourself", key="errors.self_grant")
     existing = tx.identity.grants_of(user.id)
     if any(g.role == role and g.org_unit_id == unit.id for g in existing):
         raise Conflict(f"{user.username} already holds {role} there")
     check_separation_of_duties({g.role for g in existing} | {role})
-    if user.id == tx.actor.user_id:
-        raise PermissionDenied("you cannot grant roles to yourself", key="errors.self_grant")
     grant = RoleGrant(
         id=new_id(),
         user_id=user.id,
@@ -385,7 +385,8 @@ def login(
 ) -> LoginResult:
     """Check credentials (and TOTP where required), count failures, lock after N (R-E5)."""
     now = tx.clock.now()
-    user = tx.identity.user_by_username(username.strip().lower())
+    # Locked until commit: concurrent attempts must not lose failure counts or replay a TOTP step.
+    user = tx.identity.user_by_username(username.strip().lower(), for_update=True)
     if user is None or user.status is not UserStatus.active:
         sec.verify_password(None, password)
         tx.audit(
@@ -431,7 +432,10 @@ def login(
             lock = next_lock(failed, policy, now)
             tx.identity.update_user(user.id, failed_logins=0 if lock else failed, locked_until=lock)
             tx.audit("auth.login_failed", "user", user.id, details={"reason": "bad_totp"})
-            return LoginResult(ok=False, error="locked" if lock else "mfa_invalid")
+            if lock:
+                tx.audit("user.locked", "user", user.id, details={"until": lock.isoformat()})
+                return LoginResult(ok=False, error="locked")
+            return LoginResult(ok=False, error="mfa_invalid")
         tx.identity.update_user(user.id, totp_last_step=step)
         mfa_passed = True
     token = sec.new_token("hls")
@@ -537,8 +541,14 @@ def create_api_token(
 
 def revoke_api_token(tx: IdentityTx, *, token_id: str) -> None:
     token = tx.identity.token(token_id)
-    if token is None or (token.user_id != tx.actor.user_id and not tx.actor.can("user:manage")):
+    if token is None:
         raise NotFound("no such token")
+    if token.user_id != tx.actor.user_id:
+        # Someone else's token: only an administrator over that user's unit may revoke it.
+        try:
+            access_user(tx.identity, tx.actor, token.user_id, "user:manage")
+        except (NotFound, PermissionDenied):
+            raise NotFound("no such token") from None
     if token.revoked_at is None:
         tx.identity.revoke_token(token.id, tx.clock.now())
         tx.audit("token.revoke", "api_token", token.id, details={"user_id": token.user_id})

@@ -214,7 +214,9 @@ def check_password(password: str, policy: PasswordPolicy, *, username: str) -> N
             field="password",
         )
     if len(set(password)) <= 3 or password.strip(string.digits) == "":
-        raise InvalidInput("password is too simple", key="errors.password_simple")
+        raise InvalidInput(
+            "password is too simple", key="errors.password_simple", field="password"
+        )
 
 
 def is_locked(locked_until: dt.datetime | None, now: dt.datetime) -> bool:

@@ -163,8 +163,12 @@ class SqlIdentityStore:
         row = self.conn.execute(sa.select(*_USER_COLS).where(users.c.id == user_id)).first()
         return _user(row) if row else None
 
-    def user_by_username(self, username: str) -> User | None:
-        row = self.conn.execute(sa.select(*_USER_COLS).where(users.c.username == username)).first()
+    def user_by_username(self, username: str, *, for_update: bool = False) -> User | None:
+        q = sa.select(*_USER_COLS).where(users.c.username == username)
+        if for_update:
+            # PostgreSQL: lock the row until commit (SQLite writers are serialised already).
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
         return _user(row) if row else None
 
     def users(
