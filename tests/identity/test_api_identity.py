@@ -560,11 +560,6 @@ def test_scoped_admins_stay_in_their_subtree(runtime: Runtime, org: Any, login: 
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a system_admin can take over an auditor/security_admin account by resetting "
-    "its TOTP and password, bypassing separation of duties (see report)",
-)
 def test_system_admin_cannot_take_over_auditor(
     runtime: Runtime, org: Any, login: Any, clock: ManualClock, new_client: Any
 ) -> None:

@@ -84,6 +84,7 @@ class MeOut(BaseModel):
     permissions: list[str]
     roles: list[str]
     mfa_enrollment_required: bool
+    password_change_required: bool
     idle_timeout_seconds: int
 
 
@@ -222,7 +223,8 @@ def _me(rt: RuntimeDep, actor: Actor) -> MeOut:
         user=UserOut(**view),
         permissions=sorted(actor.permissions),
         roles=sorted(actor.roles),
-        mfa_enrollment_required=needs or (not actor.grants and bool(actor.roles)),
+        mfa_enrollment_required=needs,
+        password_change_required=user.must_change_password,
         idle_timeout_seconds=rt.policy().session_idle_minutes * 60,
     )
 

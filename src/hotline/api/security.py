@@ -69,7 +69,15 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
             actor = actor_for(store, user, ip=ip, token_id=token_id, token_scopes=scopes)
         else:
             user, session_id, mfa_ok, stale = resolve_session(store, digest, rt.policy(), now=now)
-            actor = actor_for(store, user, ip=ip, session_id=session_id, mfa_ok=mfa_ok)
+            # Until a temporary password is changed (and TOTP enrolled where required), the
+            # session can do nothing but that: no grants at all.
+            actor = actor_for(
+                store,
+                user,
+                ip=ip,
+                session_id=session_id,
+                mfa_ok=mfa_ok and not user.must_change_password,
+            )
     if stale and activity:
         # Bookkeeping only (idle timer): no audit row, and not on every request.
         with rt.engine.begin() as conn:

@@ -56,3 +56,36 @@ def disable(username: str = typer.Argument(..., help="Login name.")) -> None:
                 raise NotFound(f"no user {username!r}")
             actions.disable_user(tx, user_id=user.id)
         typer.echo(f"disabled {username}; sessions and tokens ended")
+
+
+@app.command("reset-password")
+def reset_password(
+    username: str = typer.Argument(..., help="Login name."),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="Temporary password; the user must change it at next sign-in.",
+    ),
+) -> None:
+    """Set a temporary password (also for administrators, auditors and security admins)."""
+    with runtime() as rt:
+        with rt.db.transaction(actor=system_actor("cli")) as tx:
+            user = tx.identity.user_by_username(username)
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            actions.reset_password(tx, rt.policy(), user_id=user.id, new_password=password)
+        typer.echo(f"temporary password set for {username}; their sessions ended")
+
+
+@app.command("reset-totp")
+def reset_totp(username: str = typer.Argument(..., help="Login name.")) -> None:
+    """Clear a lost authenticator; the user enrolls again at next sign-in."""
+    with runtime() as rt:
+        with rt.db.transaction(actor=system_actor("cli")) as tx:
+            user = tx.identity.user_by_username(username)
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            actions.reset_totp(tx, user_id=user.id)
+        typer.echo(f"two-factor reset for {username}; they enroll again at next sign-in")

@@ -14,6 +14,7 @@ from hotline.core.events import Event
 from hotline.core.ids import new_id
 from hotline.domains.identity import secrets as sec
 from hotline.domains.identity.model import (
+    ADMIN_TRIAD,
     ALLOWED_CHILDREN,
     ROLES,
     ApiToken,
@@ -284,6 +285,7 @@ def reset_password(
 ) -> None:
     """An administrator sets a temporary password; the user must change it at next login."""
     user, path = access_user(tx.identity, tx.actor, user_id, "user:manage")
+    _refuse_admin_takeover(tx, user)
     _set_password(tx, policy, user, new_password, must_change=True)
     now = tx.clock.now()
     tx.identity.end_sessions_of(user.id, now, "password_reset")
@@ -495,6 +497,7 @@ def confirm_totp_enrollment(tx: IdentityTx, *, code: str) -> None:
 def reset_totp(tx: IdentityTx, *, user_id: str) -> None:
     """An administrator clears a user's lost authenticator; they enroll again at next login."""
     user, path = access_user(tx.identity, tx.actor, user_id, "user:manage")
+    _refuse_admin_takeover(tx, user)
     tx.identity.update_user(user.id, totp_enabled=False, totp_last_step=None)
     tx.identity.set_totp_secret(user.id, None)
     tx.identity.end_sessions_of(user.id, tx.clock.now(), "totp_reset")
@@ -584,6 +587,23 @@ def update_policy(
         after=changes,
     )
     return new
+
+
+def _refuse_admin_takeover(tx: IdentityTx, user: User) -> None:
+    """A system admin who could reset an auditor's or security admin's credentials could sign
+    in as them and gain the other duty. Resets of a user holding an administrator role the
+    actor does not hold need the server's operator
+    (`hotline user reset-password|reset-totp`, audited as the CLI)."""
+    if tx.actor.is_system or user.id == tx.actor.user_id:
+        return
+    held = ({g.role for g in tx.identity.grants_of(user.id)} & ADMIN_TRIAD) - tx.actor.roles
+    if held:
+        raise PermissionDenied(
+            f"credentials of a {sorted(held)[0]} can only be reset on the server with "
+            "`hotline user reset-password` / `reset-totp` (separation of duties)",
+            key="errors.admin_credentials_reset",
+            params={"role": sorted(held)[0]},
+        )
 
 
 def _self(tx: IdentityTx) -> User:
