@@ -43,7 +43,7 @@ def system_jobs(settings: Settings) -> JobRegistry:
             """Sign an audit checkpoint when enough rows have accumulated since the last."""
             from hotline.infra.audit.checkpoint import maybe_checkpoint
 
-            maybe_checkpoint(tx.conn, settings)
+            maybe_checkpoint(tx.conn, settings, clock=tx.clock)
             # Periodic: the running job frees its key, so it can set the next one.
             schedule_audit_checkpoint(tx, settings)
 

@@ -1,0 +1,1 @@
+"""Audit log infrastructure: signed checkpoints and database verification (R-E2)."""
