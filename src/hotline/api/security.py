@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from hotline.core.context import Actor
-from hotline.core.errors import PermissionDenied, Unauthenticated
+from hotline.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from hotline.domains.identity import secrets as sec
 from hotline.domains.identity.queries import actor_for, resolve_session, resolve_token
 from hotline.infra.db.stores.identity import SqlIdentityStore
@@ -90,6 +90,19 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
     return actor
 
 
+async def reject_nul(request: Request) -> None:
+    """Text with NUL characters cannot be stored (PostgreSQL refuses it): say so up front."""
+    values = [*request.path_params.values(), *request.query_params.values()]
+    if any("\x00" in str(v) for v in values):
+        raise InvalidInput("text must not contain NUL (\\u0000) characters",
+                           key="errors.nul_character")
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        if b"\x00" in body or b"\\u0000" in body:
+            raise InvalidInput("text must not contain NUL (\\u0000) characters",
+                               key="errors.nul_character")
+
+
 def require(permission: str) -> Callable[..., Any]:
     def dependency(request: Request) -> Actor | None:
         if permission == PUBLIC:
@@ -145,6 +158,7 @@ class SecureRouter(APIRouter):
             raise TypeError(f"route {method} {path} must declare a permission")
         deps = list(kwargs.pop("dependencies", None) or [])
         deps.insert(0, Depends(require(permission)))
+        deps.insert(1, Depends(reject_nul))
         extra = dict(kwargs.pop("openapi_extra", None) or {})
         extra["x-permission"] = permission
         kwargs["responses"] = {**PROBLEM_RESPONSES, **(kwargs.get("responses") or {})}
