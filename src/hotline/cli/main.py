@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hotline.cli import audit, db, keys, serve, user
+from hotline.cli import audit, db, keys, serve, staff, user
 
 app = typer.Typer(
     name="hotline",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command("serve", help="Run hotline (API, web UI, routing engine, job worker).")(serve.serve)
 app.command("demo", help="Run hotline on SQLite with demo data and simulated traffic.")(serve.demo)
+app.command("staff", help="Agents needed per interval (Erlang C / Erlang A).")(staff.staff)
 app.add_typer(db.app, name="db", help="Database schema: upgrade, check, downgrade.")
 app.add_typer(user.app, name="user", help="User accounts: create, disable, grant roles.")
 app.add_typer(audit.app, name="audit", help="The tamper-evident audit log: verify, checkpoint.")
