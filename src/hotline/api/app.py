@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from hotline.api import audit, customers, events, identity, problems, system
+from hotline.api import audit, customers, events, identity, problems, system, workforce
 from hotline.core.context import system_actor
 from hotline.infra.events.pg_listener import PgListener
 from hotline.infra.jobs.registry import build_registry, schedule_audit_checkpoint
@@ -70,6 +70,7 @@ ROUTERS = [
     identity.router,
     customers.router,
     audit.router,
+    workforce.router,
     events.router,
 ]
 
