@@ -12,18 +12,13 @@ import sqlalchemy as sa
 
 from hotline.domains.customers.model import SealedCustomer
 from hotline.infra.db.schema import customers, org_units
+from hotline.infra.db.scope import in_scopes
 
 _SELECT: sa.Select[Any] = sa.select(*customers.c, org_units.c.path.label("org_unit_path")).join(
     org_units, org_units.c.id == customers.c.org_unit_id
 )
 
 
-def _scope_filter(column: sa.ColumnElement[str], scopes: Sequence[str]) -> sa.ColumnElement[bool]:
-    if not scopes:
-        return sa.false()
-    if "/" in scopes:
-        return sa.true()
-    return sa.or_(*(column.startswith(s, autoescape=True) for s in scopes))
 
 
 def _customer(row: sa.Row[Any]) -> SealedCustomer:
@@ -61,7 +56,7 @@ class SqlCustomerStore:
         self, column: sa.ColumnElement[Any], index: str, scopes: Sequence[str], limit: int
     ) -> list[SealedCustomer]:
         q = (
-            _SELECT.where(column == index, _scope_filter(org_units.c.path, scopes))
+            _SELECT.where(column == index, in_scopes(org_units.c.path, scopes))
             .order_by(customers.c.updated_at.desc(), customers.c.id)
             .limit(limit)
         )
@@ -81,7 +76,7 @@ class SqlCustomerStore:
         self, *, scopes: Sequence[str], limit: int, after: str | None, name: str | None
     ) -> list[SealedCustomer]:
         q = (
-            _SELECT.where(_scope_filter(org_units.c.path, scopes))
+            _SELECT.where(in_scopes(org_units.c.path, scopes))
             .order_by(customers.c.id)
             .limit(limit)
         )

@@ -26,14 +26,7 @@ from hotline.infra.db.schema import (
     sessions,
     users,
 )
-
-
-def _scope_filter(column: sa.ColumnElement[str], scopes: Sequence[str]) -> sa.ColumnElement[bool]:
-    if not scopes:
-        return sa.false()
-    if "/" in scopes:
-        return sa.true()
-    return sa.or_(*(column.startswith(s, autoescape=True) for s in scopes))
+from hotline.infra.db.scope import in_scopes
 
 
 def _unit(row: sa.Row[Any]) -> OrgUnit:
@@ -132,7 +125,7 @@ class SqlIdentityStore:
     def org_units(self, *, scopes: Sequence[str]) -> list[OrgUnit]:
         rows = self.conn.execute(
             sa.select(org_units)
-            .where(_scope_filter(org_units.c.path, scopes))
+            .where(in_scopes(org_units.c.path, scopes))
             .order_by(org_units.c.path)
         ).all()
         return [_unit(r) for r in rows]
@@ -177,7 +170,7 @@ class SqlIdentityStore:
         q = (
             sa.select(*_USER_COLS, org_units.c.path.label("org_unit_path"))
             .join(org_units, org_units.c.id == users.c.org_unit_id)
-            .where(_scope_filter(org_units.c.path, scopes))
+            .where(in_scopes(org_units.c.path, scopes))
             .order_by(users.c.username)
             .limit(limit)
         )
