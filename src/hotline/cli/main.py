@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hotline.cli import audit, db, keys, serve, staff, user
+from hotline.cli import audit, db, keys, serve, simulate, staff, user
 
 app = typer.Typer(
     name="hotline",
@@ -14,6 +14,9 @@ app = typer.Typer(
 )
 app.command("serve", help="Run hotline (API, web UI, routing engine, job worker).")(serve.serve)
 app.command("demo", help="Run hotline on SQLite with demo data and simulated traffic.")(serve.demo)
+app.command(
+    "simulate", help="Simulate traffic through the routing engine (KPIs with 95 % CIs over seeds)."
+)(simulate.simulate)
 app.command("staff", help="Agents needed per interval (Erlang C / Erlang A).")(staff.staff)
 app.add_typer(db.app, name="db", help="Database schema: upgrade, check, downgrade.")
 app.add_typer(user.app, name="user", help="User accounts: create, disable, grant roles.")
