@@ -127,6 +127,7 @@ def test_registry_covers_every_encrypted_column() -> None:
         "customers.id_number",
         "customers.address",
         "users.totp_secret",
+        "contacts.caller",
     }
     for c in ENCRYPTED_COLUMNS:
         assert c.column in c.table.c and c.pk in c.table.c

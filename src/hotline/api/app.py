@@ -8,7 +8,18 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from hotline.api import audit, customers, events, identity, problems, system, workforce
+from hotline.api import (
+    audit,
+    contacts,
+    customers,
+    events,
+    identity,
+    problems,
+    routing,
+    system,
+    web,
+    workforce,
+)
 from hotline.core.context import system_actor
 from hotline.infra.events.pg_listener import PgListener
 from hotline.infra.jobs.registry import build_registry, schedule_audit_checkpoint
@@ -36,9 +47,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 schedule_audit_checkpoint(tx, rt.settings)
             worker = WorkerThread(Worker.from_settings(rt.db, registry, rt.settings))
             worker.start()
+        # The routing engine: rebuilt from the database now; its timers tick on a thread where
+        # background loops run (tests drive `rt.routing.tick()` themselves).
+        rt.routing.start()
+        if rt.settings.run_worker:
+            rt.routing.start_ticker()
         try:
             yield
         finally:
+            rt.routing.stop_ticker()
             if worker:
                 worker.stop()
             if listener:
@@ -62,6 +79,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    web.mount_web(app)  # the built web UI (hotline/web/dist), after every API route
     return app
 
 
@@ -71,6 +89,8 @@ ROUTERS = [
     customers.router,
     audit.router,
     workforce.router,
+    routing.router,
+    contacts.router,
     events.router,
 ]
 

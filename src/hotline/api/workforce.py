@@ -21,7 +21,7 @@ class StaffingIn(BaseModel):
     interval_seconds: Annotated[float, Field(ge=60, le=86_400)] = 1800
     aht_seconds: Annotated[float, Field(ge=1, le=86_400)]
     sl_seconds: Annotated[float, Field(ge=0, le=3600)] = 20
-    sl_percent: Annotated[float, Field(gt=0, lt=100)] = 80
+    sl_percent: Annotated[float, Field(ge=1, le=99.9)] = 80
     patience_seconds: Annotated[float, Field(ge=1, le=86_400)] | None = None
     max_occupancy_percent: Annotated[float, Field(ge=1, le=100)] | None = None
 

@@ -1,13 +1,20 @@
-"""Demo data: an organisation like the seed's 96266 center, and a user for every role."""
+"""Demo data: an organisation like the seed's 96266 center, a user for every role, and a
+routing floor (skills, queues, the 96266 entry points, wrap-up codes, agent profiles)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hotline.core.context import system_actor
 from hotline.domains.identity import actions
 from hotline.domains.identity.model import OrgUnitKind
+from hotline.domains.routing import actions as routing
+from hotline.domains.routing.engine import RoutingEngine
+from hotline.domains.routing.model import Channel
+from hotline.infra.db.database import Tx
 from hotline.infra.db.stores.identity import SqlIdentityStore
+from hotline.infra.db.stores.routing import SqlRoutingStore
 from hotline.infra.runtime import Runtime
 
 DEMO_PASSWORD = "Hotline-96266!"  # noqa: S105 - printed at start, demo only
@@ -30,7 +37,8 @@ USERS = [
     ("agent1", "王小明 (坐席)", "team-a", "agent", "team-a"),
     ("agent2", "李娜 (坐席)", "team-a", "agent", "team-a"),
     ("agent3", "张伟 (坐席)", "team-b", "agent", "team-b"),
-    ("lead1", "陈静 (班长)", "team-a", "team_lead", "team-a"),
+    # The team lead on the floor supervises the center's queues and both teams.
+    ("lead1", "陈静 (班长)", "team-a", "team_lead", "cs-center"),
     ("qa1", "刘洋 (质检)", "cs-center", "qa", "cs-center"),
     ("duty1", "赵磊 (值班经理)", "cs-center", "duty_manager", "group"),
     ("manager1", "孙丽 (中心经理)", "cs-center", "center_manager", "group"),
@@ -38,6 +46,123 @@ USERS = [
     ("sysadmin", "吴刚 (系统管理员)", "it", "system_admin", "group"),
     ("secadmin", "郑敏 (安全管理员)", "it", "security_admin", "group"),
     ("auditor", "冯涛 (审计员)", "it", "auditor", "group"),
+    # A service account for chat/email/SMS gateways (signs in for an API token).
+    ("gateway", "渠道接入网关", "it", "channel_gateway", "cs-center"),
+]
+
+# --- the routing floor (R-A3) ----------------------------------------------------------------
+SKILLS = [
+    ("fault_repair", "故障报修"),
+    ("billing", "账单查询"),
+    ("new_install", "新装"),
+    ("complaint", "投诉"),
+]
+
+WRAP_UP_CODES = [
+    ("resolved", "已解决"),
+    ("info_given", "咨询已答复"),
+    ("ticket_created", "已转工单"),
+    ("callback_promised", "已约回访"),
+    ("complaint_recorded", "投诉已登记"),
+    ("not_our_business", "非本业务"),
+]
+
+# code, name, settings (QueueConfig.to_dict shape without the id). Overflow steps that add
+# another queue's agents name that queue by code here; `seed_routing` resolves the id.
+QUEUES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "faults",
+        "故障报修",
+        {
+            "skills": [["fault_repair", 3]],
+            "channels": ["chat", "sms", "social", "voice"],
+            "service_level_seconds": 20.0,
+            "service_level_percent": 80.0,
+            "max_wait_seconds": 600.0,
+            "max_wait_action": "callback",
+            # after a minute anyone with the skill, after two the standby staff (R-D3)
+            "overflow": [
+                {"kind": "lower_skill_level", "after_seconds": 60.0, "min_level": 1},
+                {"kind": "activate_group", "after_seconds": 120.0, "group": "standby"},
+            ],
+            "offer_timeout_seconds": 20.0,
+            "wrap_up_seconds": 60.0,
+            "ageing_per_minute": 1.0,
+        },
+    ),
+    (
+        "billing",
+        "账单查询",
+        {
+            "skills": [["billing", 1]],
+            "channels": ["chat", "email", "sms", "voice"],
+            "service_level_seconds": 20.0,
+            "service_level_percent": 80.0,
+            "offer_timeout_seconds": 20.0,
+            "wrap_up_seconds": 30.0,
+        },
+    ),
+    (
+        "new_install",
+        "新装",
+        {
+            "skills": [["new_install", 2]],
+            "channels": ["chat", "email", "voice", "work_item"],
+            "service_level_seconds": 30.0,
+            "service_level_percent": 80.0,
+            "overflow": [{"kind": "add_queue_agents", "after_seconds": 90.0, "queue": "billing"}],
+            "offer_timeout_seconds": 30.0,
+            "wrap_up_seconds": 60.0,
+        },
+    ),
+    (
+        "complaints",
+        "投诉",
+        {
+            "skills": [["complaint", 5]],
+            "channels": ["chat", "email", "social", "voice"],
+            "priority": 5,
+            "service_level_seconds": 15.0,
+            "service_level_percent": 90.0,
+            "strategy": "most_skilled",
+            "offer_timeout_seconds": 20.0,
+            "wrap_up_seconds": 120.0,
+        },
+    ),
+]
+
+# channel, address, name, queue code
+ENTRY_POINTS = [
+    ("voice", "96266", "96266 热线", "faults"),
+    ("sms", "96266", "96266 短信", "billing"),
+    ("chat", "web-chat", "网站在线客服", "faults"),
+    ("email", "service@96266.example", "客服邮箱", "billing"),
+    ("social", "wechat-96266", "微信公众号", "complaints"),
+    ("work_item", "install-orders", "新装工单", "new_install"),
+]
+
+# username, skills, capacity, call-up group
+PROFILES: list[tuple[str, dict[str, int], dict[str, int], str | None]] = [
+    ("agent1", {"fault_repair": 7, "billing": 5}, {"voice": 1, "chat": 2, "sms": 2}, None),
+    (
+        "agent2",
+        {"fault_repair": 4, "new_install": 6, "billing": 3},
+        {"voice": 1, "chat": 2, "email": 2, "work_item": 1},
+        None,
+    ),
+    (
+        "agent3",
+        {"billing": 8, "complaint": 6, "new_install": 3},
+        {"voice": 1, "chat": 3, "email": 2, "social": 2},
+        None,
+    ),
+    # the team lead takes contacts when the standby tier is called up (第二级: 备班人员)
+    (
+        "lead1",
+        {"fault_repair": 9, "billing": 8, "new_install": 8, "complaint": 9},
+        {"voice": 1, "chat": 2, "social": 1},
+        "standby",
+    ),
 ]
 
 
@@ -49,24 +174,26 @@ class DemoUser:
 
 
 def seed(rt: Runtime) -> list[DemoUser]:
-    """Create the demo organisation and users once; returns their credentials."""
-    with rt.db.read() as conn:
-        if SqlIdentityStore(conn).org_unit_by_code("group") is not None:
-            return [DemoUser(u[0], u[3], DEMO_PASSWORD) for u in USERS]
+    """Create what is missing of the demo organisation, users and routing floor; returns the
+    credentials. Safe to run again on an existing demo database."""
     policy = rt.policy()
     actor = system_actor("demo")
     with rt.db.transaction(actor=actor) as tx:
         units: dict[str, str] = {}
         for code, name, kind, parent in ORG:
-            unit = actions.create_org_unit(
-                tx,
-                code=code,
-                name=name,
-                kind=kind,
-                parent_id=units[parent] if parent else None,
-            )
+            unit = tx.identity.org_unit_by_code(code)
+            if unit is None:
+                unit = actions.create_org_unit(
+                    tx,
+                    code=code,
+                    name=name,
+                    kind=kind,
+                    parent_id=units[parent] if parent else None,
+                )
             units[code] = unit.id
         for username, display, home, role, scope in USERS:
+            if tx.identity.user_by_username(username) is not None:
+                continue
             user = actions.create_user(
                 tx,
                 policy,
@@ -77,4 +204,60 @@ def seed(rt: Runtime) -> list[DemoUser]:
                 must_change_password=False,
             )
             actions.grant_role(tx, user_id=user.id, role=role, org_unit_id=units[scope])
+    seed_routing(rt)
     return [DemoUser(u[0], u[3], DEMO_PASSWORD) for u in USERS]
+
+
+def seed_routing(rt: Runtime) -> None:
+    """Skills, queues owned by the customer-service center, the 96266 entry points, wrap-up
+    codes, and agent profiles for agent1..3 and the team lead (once)."""
+    with rt.db.read() as conn:
+        if SqlRoutingStore(conn).skill_by_code(SKILLS[0][0]) is not None:
+            return
+        identity = SqlIdentityStore(conn)
+        center = identity.org_unit_by_code("cs-center")
+        user_ids = {u[0]: identity.user_by_username(u[0]) for u in PROFILES}
+    assert center is not None
+
+    def configure(tx: Tx, engine: RoutingEngine) -> None:
+        for code, name in SKILLS:
+            routing.create_skill(tx, code=code, name=name)
+        for code, name in WRAP_UP_CODES:
+            routing.create_wrap_up_code(tx, code=code, name=name)
+        queue_ids: dict[str, str] = {}
+        for code, name, settings in QUEUES:
+            steps = [
+                {
+                    "kind": s["kind"],
+                    "after_seconds": s["after_seconds"],
+                    "queue_id": queue_ids[s["queue"]],
+                }
+                if s["kind"] == "add_queue_agents"
+                else s
+                for s in settings.get("overflow", [])
+            ]
+            queue = routing.create_queue(
+                tx,
+                engine,
+                code=code,
+                name=name,
+                org_unit_id=center.id,
+                settings={**settings, "overflow": steps},
+            )
+            queue_ids[code] = queue.id
+        for channel, address, name, queue_code in ENTRY_POINTS:
+            routing.create_entry_point(
+                tx,
+                channel=Channel(channel),
+                address=address,
+                name=name,
+                queue_id=queue_ids[queue_code],
+            )
+        for username, skills, capacity, group in PROFILES:
+            user = user_ids[username]
+            if user is not None:
+                routing.set_agent_profile(
+                    tx, engine, user_id=user.id, skills=skills, capacity=capacity, group=group
+                )
+
+    rt.routing.execute(system_actor("demo"), configure)

@@ -17,6 +17,7 @@ from hotline.infra.db.database import Database
 from hotline.infra.db.engine import make_engine
 from hotline.infra.db.stores.identity import SqlIdentityStore
 from hotline.infra.events.notifier import Notifier
+from hotline.infra.routing.service import RoutingService
 from hotline.settings import Settings
 
 
@@ -28,6 +29,8 @@ class Runtime:
     cipher: FieldCipher
     notifier: Notifier
     clock: Clock
+    # The process's routing engine; it rebuilds from the database on first use (or start()).
+    routing: RoutingService
 
     def default_policy(self) -> PasswordPolicy:
         s = self.settings
@@ -47,6 +50,7 @@ class Runtime:
             return effective_policy(SqlIdentityStore(conn), self.default_policy())
 
     def close(self) -> None:
+        self.routing.close()
         self.engine.dispose()
 
 
@@ -68,7 +72,8 @@ def build_runtime(
         cipher.load(conn, clock=clock)
     notifier = Notifier()
     db = Database(engine, clock=clock, cipher=cipher, notifier=notifier)
-    return Runtime(settings, engine, db, cipher, notifier, clock)
+    routing = RoutingService(db, clock=clock)
+    return Runtime(settings, engine, db, cipher, notifier, clock, routing)
 
 
 def replace_settings(rt: Runtime, **changes: object) -> Runtime:

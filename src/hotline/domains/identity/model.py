@@ -61,6 +61,7 @@ PERMISSIONS: dict[str, str] = {
     "contact:handle": "handle contacts offered to oneself",
     "contact:read": "see contacts and their history",
     "contact:supervise": "move contacts, change priorities",
+    "contact:route": "report arriving contacts and what callers do (channel gateways, media)",
     "agent:self": "change one's own agent state",
     "agent:supervise": "see and change agents' states, approve logouts",
     "queue:read": "see queues and live statistics",
@@ -99,6 +100,8 @@ ROLES: dict[str, frozenset[str]] = {
         {"role:read", "role:grant", "policy:read", "policy:manage", "user:read", "org:read"}
     ),
     "auditor": frozenset({"audit:read"}),
+    # A service account of a chat/email/SMS gateway (uses an API token): registers contacts.
+    "channel_gateway": frozenset({"contact:route", "token:manage"}),
     "system_admin": frozenset(
         {
             "org:read",
@@ -126,6 +129,7 @@ ROLE_NAMES_ZH: dict[str, str] = {
     "security_admin": "安全管理员",
     "auditor": "审计员",
     "system_admin": "系统管理员",
+    "channel_gateway": "渠道接入",
 }
 
 # 三员分立: one person may hold at most one of these.

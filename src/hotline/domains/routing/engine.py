@@ -369,6 +369,7 @@ class RoutingEngine:
         self._offer_seq = 0
         self._waiting = 0
         self._full_match = False
+        self._generation = 0
         # Scratch of the operation in progress.
         self._now_us = 0
         self._at = _EPOCH
@@ -844,6 +845,52 @@ class RoutingEngine:
         self._dc.append(c)
         return self._finish()
 
+    def transfer_to_agent(self, contact_id: str, agent_id: str) -> list[EngineEvent]:
+        """Hand a connected contact straight to another agent (a blind transfer): it is offered
+        to `agent_id` at once, whatever that agent's skills, if it has room for the channel.
+        The first agent goes to wrap-up (or stays busy with its other work). Events: a
+        ContactMoved within the same queue with `from_agent_id`, then the ContactOffered. If
+        the target declines or lets the offer time out, the contact returns to its place in
+        its queue; overflow steps and max wait count from the transfer, as after a move."""
+        c = self._contact(contact_id)
+        if c.status is not _CONNECTED or c.agent is None or c.connected_us is None:
+            raise Conflict(
+                f"contact {contact_id!r} is {c.status.value}, not connected; only a connected "
+                "contact can be transferred to an agent",
+                key="errors.routing.not_connected",
+                params={"id": contact_id, "status": c.status.value},
+            )
+        if c.agent == agent_id:
+            raise Conflict(
+                f"contact {contact_id!r} is already with agent {agent_id!r}",
+                key="errors.routing.same_agent",
+                params={"id": contact_id, "agent_id": agent_id},
+            )
+        target = self._agent(agent_id)
+        if c.channel not in self._spare(target):
+            raise Conflict(
+                f"agent {agent_id!r} cannot take a {c.channel.value} contact now "
+                f"({target.state.value})",
+                key="errors.routing.agent_unavailable",
+                params={"agent_id": agent_id, "state": target.state.value},
+            )
+        q = self._queues[c.queue]
+        self._begin()
+        now = self._now_us
+        a = self._agents[c.agent]
+        a.handled_us += now - c.connected_us
+        self._release(a, c)
+        c.status = _WAITING
+        c.agent = None
+        c.offer_id = c.offered_us = c.deadline_us = c.connected_us = None
+        c.entered_us = now
+        c.epoch += 1
+        c.stage = 0
+        self._ev.append(ev.ContactMoved(self._at, c.id, q.id, q.id, True, a.id))
+        self._after_work(a, q)
+        self._offer(c, target, q)
+        return self._finish()
+
     def change_priority(self, contact_id: str, priority: int) -> list[EngineEvent]:
         """Change a contact's base priority; a waiting contact is re-placed in line."""
         c = self._contact(contact_id)
@@ -980,6 +1027,17 @@ class RoutingEngine:
             service_level_target_percent=q.cfg.service_level_percent,
         )
 
+    def queue_state(self, queue_id: str) -> QueueState:
+        """A queue's counters that must survive a restart (the application stores them)."""
+        return self._queue(queue_id).state()
+
+    @property
+    def generation(self) -> int:
+        """Counts operations that may have changed the state (queries do not count). A caller
+        that persists the engine's events compares it before and after a failed transaction
+        to know whether memory may be ahead of storage (then it rebuilds)."""
+        return self._generation
+
     def load(self, agent_id: str) -> dict[Channel, int]:
         """Offered plus connected contacts per channel for one agent."""
         a = self._agent(agent_id)
@@ -1108,6 +1166,7 @@ class RoutingEngine:
     # ================================================================== internals
 
     def _begin(self, now: dt.datetime | None = None) -> None:
+        self._generation += 1
         t = self._clock.now() if now is None else now
         if t is not self._at:  # a manual clock hands out the same object until it moves
             self._at = t

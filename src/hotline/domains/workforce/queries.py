@@ -59,6 +59,23 @@ def staffing_plan(
         raise InvalidInput("patience must be 1–86,400 seconds", field="patience_seconds")
     if max_occupancy_percent is not None and not 1 <= max_occupancy_percent <= 100:
         raise InvalidInput("max occupancy must be 1–100 %", field="max_occupancy_percent")
+    try:
+        return _plan(calls, interval_seconds, aht_seconds, sl_seconds, sl_percent,
+                     patience_seconds, max_occupancy_percent)
+    except (ValueError, ArithmeticError) as exc:
+        # The maths refuses inputs it cannot solve (e.g. a target no staffing reaches).
+        raise InvalidInput(f"no staffing solves these inputs: {exc}") from exc
+
+
+def _plan(
+    calls: Sequence[float],
+    interval_seconds: float,
+    aht_seconds: float,
+    sl_seconds: float,
+    sl_percent: float,
+    patience_seconds: float | None,
+    max_occupancy_percent: float | None,
+) -> list[StaffingRow]:
     volume = np.asarray(calls, dtype=float)
     rate = erlang.calls_per_second(volume, interval_seconds)
     target = sl_percent / 100.0

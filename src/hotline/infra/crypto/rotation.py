@@ -43,12 +43,13 @@ import sqlalchemy as sa
 from hotline.core.context import system_actor
 from hotline.core.errors import HotlineError
 from hotline.core.ids import new_id
+from hotline.domains.contacts import model as contact_model
 from hotline.domains.customers import model as customer_model
 from hotline.infra.crypto import keyfile
 from hotline.infra.crypto.envelope import PREFIX, DecryptionError, unwrap, wrap
 from hotline.infra.crypto.keyfile import MasterKeys
 from hotline.infra.db.database import Database
-from hotline.infra.db.schema import customers, data_keys, users
+from hotline.infra.db.schema import contacts, customers, data_keys, users
 
 ACTOR = "keys-rotate"
 DEFAULT_BATCH = 500
@@ -77,6 +78,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn(customers, "id_number", customer_model.FIELD_ID_NUMBER),
     EncryptedColumn(customers, "address", customer_model.FIELD_ADDRESS),
     EncryptedColumn(users, "totp_secret", "totp"),  # identity: `tx.encrypt("totp", …)`
+    EncryptedColumn(contacts, "caller", contact_model.FIELD_CALLER),
 )
 
 

@@ -27,8 +27,10 @@ from hotline.domains.audit.model import GENESIS, AuditEntry, diff, seal
 from hotline.infra.crypto.envelope import FieldCipher
 from hotline.infra.db.engine import is_postgres
 from hotline.infra.db.schema import audit_log, outbox
+from hotline.infra.db.stores.contacts import SqlContactStore
 from hotline.infra.db.stores.customers import SqlCustomerStore
 from hotline.infra.db.stores.identity import SqlIdentityStore
+from hotline.infra.db.stores.routing import SqlRoutingStore
 from hotline.infra.events.notifier import Notifier
 from hotline.infra.jobs.store import SqlJobStore
 
@@ -88,6 +90,14 @@ class Tx:
     @functools.cached_property
     def customers(self) -> SqlCustomerStore:
         return SqlCustomerStore(self.conn)
+
+    @functools.cached_property
+    def contacts(self) -> SqlContactStore:
+        return SqlContactStore(self.conn)
+
+    @functools.cached_property
+    def routing(self) -> SqlRoutingStore:
+        return SqlRoutingStore(self.conn)
 
     @functools.cached_property
     def jobs(self) -> SqlJobStore:

@@ -213,3 +213,203 @@ customers = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# --- routing: skills, queues, entry points, wrap-up codes, agents (R-A3, R-D6) -------------
+skills = sa.Table(
+    "skills",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+queues = sa.Table(
+    "queues",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("org_unit_id", Id, sa.ForeignKey("org_units.id"), nullable=False, index=True),
+    # The routing configuration (domains.routing.model.QueueConfig), column by column.
+    sa.Column("skills", sa.JSON, nullable=False),  # [[skill code, min level], …]
+    sa.Column("channels", sa.JSON, nullable=False),  # sorted channel names
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("service_level_seconds", sa.Float, nullable=False),
+    sa.Column("service_level_percent", sa.Float, nullable=False),
+    sa.Column("max_wait_seconds", sa.Float, nullable=True),
+    sa.Column("max_wait_action", sa.String(16), nullable=False),
+    sa.Column("strategy", sa.String(32), nullable=False),
+    sa.Column("overflow", sa.JSON, nullable=False),  # overflow steps as plain data
+    sa.Column("offer_timeout_seconds", sa.Float, nullable=False),
+    sa.Column("wrap_up_seconds", sa.Float, nullable=False),
+    sa.Column("ageing_per_minute", sa.Float, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Counters the engine keeps per queue that must survive a restart (service level so far,
+# round-robin memory).
+queue_counters = sa.Table(
+    "queue_counters",
+    metadata,
+    sa.Column("queue_id", Id, sa.ForeignKey("queues.id"), primary_key=True),
+    sa.Column("answered", sa.BigInteger, nullable=False),
+    sa.Column("answered_within_target", sa.BigInteger, nullable=False),
+    sa.Column("abandoned", sa.BigInteger, nullable=False),
+    sa.Column("abandoned_after_target", sa.BigInteger, nullable=False),
+    sa.Column("rr_counter", sa.BigInteger, nullable=False),
+    sa.Column("rr_last", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+entry_points = sa.Table(
+    "entry_points",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(100), nullable=False),  # dialled number, mailbox, widget
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("queue_id", Id, sa.ForeignKey("queues.id"), nullable=False, index=True),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("channel", "address"),
+)
+
+wrap_up_codes = sa.Table(
+    "wrap_up_codes",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+agent_profiles = sa.Table(
+    "agent_profiles",
+    metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("skills", sa.JSON, nullable=False),  # {skill code: level 1–10}
+    sa.Column("capacity", sa.JSON, nullable=False),  # {channel: contacts at once}
+    sa.Column("group_name", sa.String(64), nullable=True),  # call-up group (R-D3)
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# An agent as the routing engine last held it (domains.routing.model.Agent): a row exists
+# once the agent has logged in to routing; the engine is rebuilt from these rows.
+agent_states = sa.Table(
+    "agent_states",
+    metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("state_since", UtcDateTime, nullable=True),
+    sa.Column("seat", sa.String(64), nullable=True),
+    sa.Column("group_name", sa.String(64), nullable=True),
+    sa.Column("idle_since", UtcDateTime, nullable=True),
+    sa.Column("pending_reason", sa.String(32), nullable=True),
+    sa.Column("wrap_up_until", UtcDateTime, nullable=True),
+    sa.Column("handled_seconds", sa.Float, nullable=False),
+    sa.Column("skills", sa.JSON, nullable=False),  # as in force since login
+    sa.Column("capacity", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every agent state change, pending not-ready and seat change, with its time (R-D6: the
+# five-minute re-login after a seat change is reported from here).
+agent_state_log = sa.Table(
+    "agent_state_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # state | seat | pending
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=True),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("seat", sa.String(64), nullable=True),
+    sa.Column("from_seat", sa.String(64), nullable=True),
+    sa.Column("approved_by", sa.String(64), nullable=True),
+    sa.Index("ix_agent_state_log_user_id_at", "user_id", "at"),
+)
+
+logout_requests = sa.Table(
+    "logout_requests",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("cause", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending|approved|rejected|withdrawn
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(64), nullable=True),
+)
+
+# Engine-wide values: incident flag, active call-up groups, sequence counters.
+routing_flags = sa.Table(
+    "routing_flags",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# --- contacts (R-A7, R-B2; caller address encrypted, R-E3/R-E4) ------------------------------
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("entry_point_id", Id, sa.ForeignKey("entry_points.id"), nullable=True),
+    sa.Column("address", sa.String(100), nullable=True),  # the entry point's address
+    sa.Column("customer_id", Id, sa.ForeignKey("customers.id"), nullable=True, index=True),
+    sa.Column("caller", sa.Text, nullable=True),  # envelope-encrypted
+    sa.Column("caller_index", sa.String(64), nullable=True, index=True),  # keyed blind index
+    sa.Column("caller_area", sa.String(100), nullable=True),
+    sa.Column("queue_id", Id, sa.ForeignKey("queues.id"), nullable=True, index=True),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("callback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("agent_id", Id, sa.ForeignKey("users.id"), nullable=True, index=True),
+    # routing state: what the engine needs to rebuild the contact exactly
+    sa.Column("seq", sa.BigInteger, nullable=True),
+    sa.Column("stage", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("offer_id", sa.BigInteger, nullable=True),
+    sa.Column("enqueued_at", UtcDateTime, nullable=True),
+    sa.Column("queue_entered_at", UtcDateTime, nullable=True),
+    sa.Column("offered_at", UtcDateTime, nullable=True),
+    sa.Column("offer_deadline", UtcDateTime, nullable=True),
+    sa.Column("connected_at", UtcDateTime, nullable=True),
+    # when each stage was first reached
+    sa.Column("arrived_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("queued_at", UtcDateTime, nullable=True),
+    sa.Column("answered_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("wrap_up_code", sa.String(64), nullable=True),
+    sa.Column("wrap_up_notes", sa.Text, nullable=True),
+    sa.Column("wrapped_up_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Append-only history of every contact (rows are never updated): reports and the surge
+# detector (R-D2) read it by time.
+contact_events = sa.Table(
+    "contact_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), nullable=False, index=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("queue_id", Id, nullable=True),
+    sa.Column("agent_id", Id, nullable=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)

@@ -1,0 +1,375 @@
+"""HTTP routes of contacts: arrival from channel gateways (R-A7), the agent's handling (R-A4),
+the caller's actions, supervision (R-C2), one contact with its history, a queue's line.
+
+Writes run through the routing service (`rt.routing.execute`): one transaction under the
+engine lock. A node that does not hold the routing lease answers 503. Callers' addresses are
+masked except in `GET /api/contacts/{id}` for holders of `customer:read_pii` (audited).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotline.api.security import ActorDep, Problem, RuntimeDep, SecureRouter
+from hotline.core.context import Actor
+from hotline.domains.contacts import actions, queries
+from hotline.domains.contacts.model import ContactRecord, ContactView, Direction, Lifecycle
+from hotline.domains.routing.engine import RoutingEngine
+from hotline.domains.routing.model import MAX_PRIORITY, Channel
+from hotline.domains.routing.queries import access_queue
+from hotline.infra.db.database import Tx
+from hotline.infra.db.stores.contacts import SqlContactStore
+from hotline.infra.db.stores.routing import SqlRoutingStore
+from hotline.infra.runtime import Runtime
+
+router = SecureRouter(prefix="/api", tags=["contacts"])
+
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": Problem,
+        "content": {"application/problem+json": {}},
+        "description": "This node does not route now (another node holds the routing lease, "
+        "or the engine is being rebuilt); retry shortly",
+    }
+}
+
+Id36 = Annotated[str, Field(min_length=1, max_length=36)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
+Priority = Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- models --------------------------------------------------------------------------------
+class ArrivalIn(Strict):
+    """A non-voice contact arriving (voice arrives over SIP, through the media engine)."""
+
+    channel: Literal["chat", "email", "sms", "social", "work_item"]
+    address: Annotated[
+        str, Field(min_length=1, max_length=100, description="the entry point's address")
+    ]
+    caller: Annotated[str, Field(max_length=200)] | None = None
+    caller_area: Annotated[str, Field(max_length=100)] | None = None
+    customer_id: Id36 | None = None
+    priority: Priority = 0
+
+
+class WrapUpIn(Strict):
+    code: Code
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class TransferIn(Strict):
+    """Exactly one of `queue_id` and `agent_id`."""
+
+    queue_id: Id36 | None = None
+    agent_id: Id36 | None = None
+
+
+class MoveIn(Strict):
+    queue_id: Id36
+    keep_place: bool = True
+
+
+class PriorityIn(Strict):
+    priority: Priority
+
+
+class ContactOut(BaseModel):
+    id: str
+    channel: Channel
+    direction: Direction
+    status: Lifecycle
+    entry_point_id: str | None
+    address: str | None
+    customer_id: str | None
+    caller: str | None
+    caller_area: str | None
+    queue_id: str | None
+    priority: int
+    callback: bool
+    agent_id: str | None
+    arrived_at: dt.datetime
+    queued_at: dt.datetime | None
+    offered_at: dt.datetime | None
+    offer_deadline: dt.datetime | None
+    answered_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    wrap_up_code: str | None
+    wrap_up_notes: str | None
+    masked: bool
+    position: int | None = None
+
+
+class HistoryOut(BaseModel):
+    id: int | None
+    at: dt.datetime
+    type: str
+    queue_id: str | None
+    agent_id: str | None
+    data: dict[str, Any]
+
+
+class ContactDetailOut(ContactOut):
+    history: list[HistoryOut]
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    next_after: str | None
+
+
+def contact_out(view: ContactView) -> ContactOut:
+    return ContactOut(
+        id=view.id,
+        channel=view.channel,
+        direction=view.direction,
+        status=view.status,
+        entry_point_id=view.entry_point_id,
+        address=view.address,
+        customer_id=view.customer_id,
+        caller=view.caller,
+        caller_area=view.caller_area,
+        queue_id=view.queue_id,
+        priority=view.priority,
+        callback=view.callback,
+        agent_id=view.agent_id,
+        arrived_at=view.arrived_at,
+        queued_at=view.queued_at,
+        offered_at=view.offered_at,
+        offer_deadline=view.offer_deadline,
+        answered_at=view.answered_at,
+        ended_at=view.ended_at,
+        finished_at=view.finished_at,
+        wrap_up_code=view.wrap_up_code,
+        wrap_up_notes=view.wrap_up_notes,
+        masked=view.masked,
+        position=view.position,
+    )
+
+
+def _run(
+    rt: Runtime,
+    actor: Actor,
+    fn: Callable[[Tx, RoutingEngine], ContactRecord],
+) -> ContactOut:
+    """Run one contact action through the routing service; answer the masked contact."""
+
+    def step(tx: Tx, engine: RoutingEngine) -> ContactOut:
+        row = fn(tx, engine)
+        return contact_out(queries.masked_view(row, tx.decrypt))
+
+    return rt.routing.execute(actor, step)
+
+
+# --- arrival and the caller's side -----------------------------------------------------------
+@router.post(
+    "/contacts",
+    permission="contact:route",
+    response_model=ContactOut,
+    status_code=201,
+    responses=UNAVAILABLE,
+)
+def arrive(body: ArrivalIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """A chat, email, SMS, social message or work item arrives at an entry point: it is queued
+    and, if a skilled agent has room, offered at once (the answer shows which)."""
+    return _run(
+        rt,
+        actor,
+        lambda tx, engine: actions.arrive(
+            tx,
+            engine,
+            channel=Channel(body.channel),
+            address=body.address,
+            caller=body.caller,
+            caller_area=body.caller_area,
+            customer_id=body.customer_id,
+            priority=body.priority,
+        ),
+    )
+
+
+@router.post(
+    "/contacts/{contact_id}/abandon",
+    permission="contact:route",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def abandon(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """The caller hung up or left: abandoned if still waiting, ended if connected."""
+    return _run(rt, actor, lambda tx, e: actions.abandon(tx, e, contact_id=contact_id))
+
+
+@router.post(
+    "/contacts/{contact_id}/callback",
+    permission="contact:route",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def request_callback(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """The caller chose a callback instead of waiting: it keeps its place in line."""
+    return _run(rt, actor, lambda tx, e: actions.request_callback(tx, e, contact_id=contact_id))
+
+
+# --- the agent's side ------------------------------------------------------------------------
+@router.post(
+    "/contacts/{contact_id}/accept",
+    permission="contact:handle",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def accept(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """Accept the contact offered to you."""
+    return _run(rt, actor, lambda tx, e: actions.accept(tx, e, contact_id=contact_id))
+
+
+@router.post(
+    "/contacts/{contact_id}/decline",
+    permission="contact:handle",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def decline(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """Decline the offer: the contact returns to its place; you go not ready (missed)."""
+    return _run(rt, actor, lambda tx, e: actions.decline(tx, e, contact_id=contact_id))
+
+
+@router.post(
+    "/contacts/{contact_id}/end",
+    permission="contact:handle",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def end(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """End your connected contact; it then awaits its wrap-up code."""
+    return _run(rt, actor, lambda tx, e: actions.end(tx, e, contact_id=contact_id))
+
+
+@router.post(
+    "/contacts/{contact_id}/wrap-up",
+    permission="contact:handle",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def wrap_up(contact_id: str, body: WrapUpIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """Code your ended contact; when it was the last one to code you become ready."""
+    return _run(
+        rt,
+        actor,
+        lambda tx, e: actions.wrap_up(
+            tx, e, contact_id=contact_id, code=body.code, notes=body.notes
+        ),
+    )
+
+
+@router.post(
+    "/contacts/{contact_id}/transfer",
+    permission="contact:handle",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def transfer(contact_id: str, body: TransferIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """Transfer your connected contact to a queue (keeping its place) or to an agent."""
+    return _run(
+        rt,
+        actor,
+        lambda tx, e: actions.transfer(
+            tx, e, contact_id=contact_id, queue_id=body.queue_id, agent_id=body.agent_id
+        ),
+    )
+
+
+# --- supervision -----------------------------------------------------------------------------
+@router.post(
+    "/contacts/{contact_id}/move",
+    permission="contact:supervise",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def move(contact_id: str, body: MoveIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+    """Move a waiting contact to another queue (audited)."""
+    return _run(
+        rt,
+        actor,
+        lambda tx, e: actions.move(
+            tx, e, contact_id=contact_id, queue_id=body.queue_id, keep_place=body.keep_place
+        ),
+    )
+
+
+@router.post(
+    "/contacts/{contact_id}/priority",
+    permission="contact:supervise",
+    response_model=ContactOut,
+    responses=UNAVAILABLE,
+)
+def change_priority(
+    contact_id: str, body: PriorityIn, actor: ActorDep, rt: RuntimeDep
+) -> ContactOut:
+    """Change a contact's priority (higher is served first; audited)."""
+    return _run(
+        rt,
+        actor,
+        lambda tx, e: actions.change_priority(tx, e, contact_id=contact_id, priority=body.priority),
+    )
+
+
+# --- reads -----------------------------------------------------------------------------------
+@router.get(
+    "/contacts",
+    permission="contact:read",
+    response_model=ContactPage,
+    responses=UNAVAILABLE,
+)
+def waiting_line(
+    actor: ActorDep,
+    rt: RuntimeDep,
+    queue_id: Annotated[str, Query(min_length=1, max_length=36)],
+    limit: Limit = 50,
+    after: Annotated[str | None, Query(max_length=36)] = None,
+) -> ContactPage:
+    """The contacts waiting in a queue, in line order (next to be served first, with their
+    position), masked. Pass `next_after` back as `after` for the next page; 409 if that
+    contact has left the line meanwhile (read again from the head)."""
+    # The engine lock is never taken inside a transaction (the routing service takes it
+    # first, then the transaction): read the line, then open the transaction.
+    line = rt.routing.read(lambda engine: [c.id for c in engine.waiting(queue_id)])
+    with rt.db.read() as conn:
+        access_queue(SqlRoutingStore(conn), actor, queue_id, "contact:read")
+        views, more = queries.line_page(
+            SqlContactStore(conn), rt.cipher.decrypt, line, limit=limit, after=after
+        )
+    return ContactPage(
+        items=[contact_out(v) for v in views], next_after=views[-1].id if more and views else None
+    )
+
+
+@router.get("/contacts/{contact_id}", permission="contact:read", response_model=ContactDetailOut)
+def get_contact(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactDetailOut:
+    """One contact with its history (oldest first). The caller's address is unmasked (and the
+    read audited) for `customer:read_pii` over the queue's unit."""
+    with rt.db.transaction(actor=actor) as tx:
+        view = queries.get_contact(tx, contact_id)
+    return ContactDetailOut(
+        **contact_out(view).model_dump(),
+        history=[
+            HistoryOut(
+                id=h.id,
+                at=h.at,
+                type=h.type,
+                queue_id=h.queue_id,
+                agent_id=h.agent_id,
+                data=dict(h.data),
+            )
+            for h in view.history
+        ],
+    )

@@ -1,0 +1,145 @@
+"""SQL implementation of `hotline.domains.contacts.ports.ContactStore`.
+
+Holds the caller's address only as ciphertext and blind index; never plaintext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from hotline.domains.contacts.model import ContactRecord, Direction, HistoryEntry, Lifecycle
+from hotline.domains.routing.model import Channel
+from hotline.infra.db.schema import contact_events, contacts, customers, org_units, queues
+
+_SELECT: sa.Select[Any] = (
+    sa.select(*contacts.c, org_units.c.path.label("org_unit_path"))
+    .select_from(contacts)
+    .outerjoin(queues, queues.c.id == contacts.c.queue_id)
+    .outerjoin(org_units, org_units.c.id == queues.c.org_unit_id)
+)
+_HISTORY_INSERT = contact_events.insert()
+
+
+def _contact(row: Any) -> ContactRecord:
+    return ContactRecord(
+        id=row.id,
+        channel=Channel(row.channel),
+        direction=Direction(row.direction),
+        status=Lifecycle(row.status),
+        arrived_at=row.arrived_at,
+        updated_at=row.updated_at,
+        entry_point_id=row.entry_point_id,
+        address=row.address,
+        customer_id=row.customer_id,
+        caller=row.caller,
+        caller_index=row.caller_index,
+        caller_area=row.caller_area,
+        queue_id=row.queue_id,
+        org_unit_path=row.org_unit_path,
+        priority=row.priority,
+        callback=row.callback,
+        agent_id=row.agent_id,
+        seq=row.seq,
+        stage=row.stage,
+        offer_id=row.offer_id,
+        enqueued_at=row.enqueued_at,
+        queue_entered_at=row.queue_entered_at,
+        offered_at=row.offered_at,
+        offer_deadline=row.offer_deadline,
+        connected_at=row.connected_at,
+        queued_at=row.queued_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        finished_at=row.finished_at,
+        wrap_up_code=row.wrap_up_code,
+        wrap_up_notes=row.wrap_up_notes,
+        wrapped_up_at=row.wrapped_up_at,
+    )
+
+
+def _entry(row: Any) -> HistoryEntry:
+    return HistoryEntry(
+        contact_id=row.contact_id,
+        at=row.at,
+        type=row.type,
+        queue_id=row.queue_id,
+        agent_id=row.agent_id,
+        data=dict(row.data or {}),
+        id=row.id,
+    )
+
+
+class SqlContactStore:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def contact(self, contact_id: str) -> ContactRecord | None:
+        row = self.conn.execute(_SELECT.where(contacts.c.id == contact_id)).first()
+        return _contact(row) if row else None
+
+    def contacts_by_ids(self, contact_ids: Collection[str]) -> dict[str, ContactRecord]:
+        if not contact_ids:
+            return {}
+        rows = self.conn.execute(_SELECT.where(contacts.c.id.in_(list(contact_ids)))).all()
+        return {r.id: _contact(r) for r in rows}
+
+    def contacts_of_agent(
+        self, agent_id: str, statuses: Collection[Lifecycle]
+    ) -> list[ContactRecord]:
+        q = _SELECT.where(
+            contacts.c.agent_id == agent_id,
+            contacts.c.status.in_([s.value for s in statuses]),
+        ).order_by(contacts.c.id)
+        return [_contact(r) for r in self.conn.execute(q).all()]
+
+    def contacts_in(self, statuses: Collection[Lifecycle]) -> list[ContactRecord]:
+        q = _SELECT.where(contacts.c.status.in_([s.value for s in statuses])).order_by(
+            contacts.c.id
+        )
+        return [_contact(r) for r in self.conn.execute(q).all()]
+
+    def insert_contact(self, record: ContactRecord) -> None:
+        values = {c.name: getattr(record, c.name) for c in contacts.c if hasattr(record, c.name)}
+        values.update(
+            channel=record.channel.value,
+            direction=record.direction.value,
+            status=record.status.value,
+        )
+        self.conn.execute(contacts.insert().values(**values))
+
+    def update_contact(self, contact_id: str, **fields: Any) -> None:
+        self.conn.execute(contacts.update().where(contacts.c.id == contact_id).values(**fields))
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if not entries:
+            return
+        self.conn.execute(
+            _HISTORY_INSERT,
+            [
+                {
+                    "contact_id": e.contact_id,
+                    "at": e.at,
+                    "type": e.type,
+                    "queue_id": e.queue_id,
+                    "agent_id": e.agent_id,
+                    "data": dict(e.data),
+                }
+                for e in entries
+            ],
+        )
+
+    def history(self, contact_id: str, *, limit: int) -> list[HistoryEntry]:
+        q = (
+            sa.select(contact_events)
+            .where(contact_events.c.contact_id == contact_id)
+            .order_by(contact_events.c.id)
+            .limit(limit)
+        )
+        return [_entry(r) for r in self.conn.execute(q).all()]
+
+    def customer_exists(self, customer_id: str) -> bool:
+        q = sa.select(customers.c.id).where(customers.c.id == customer_id)
+        return self.conn.execute(q).first() is not None

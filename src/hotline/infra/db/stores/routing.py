@@ -1,0 +1,557 @@
+"""SQL implementation of `hotline.domains.routing.ports.RoutingStore`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from hotline.domains.routing.model import (
+    Agent,
+    AgentState,
+    Channel,
+    NotReadyReason,
+    QueueConfig,
+    QueueState,
+)
+from hotline.domains.routing.ports import (
+    AgentProfile,
+    AgentUser,
+    EntryPoint,
+    LogoutRequest,
+    Queue,
+    Skill,
+    StateLogEntry,
+    WrapUpCode,
+)
+from hotline.infra.db.schema import (
+    agent_profiles,
+    agent_state_log,
+    agent_states,
+    entry_points,
+    logout_requests,
+    org_units,
+    queue_counters,
+    queues,
+    routing_flags,
+    skills,
+    users,
+    wrap_up_codes,
+)
+from hotline.infra.db.scope import in_scopes
+
+_CONFIG_COLUMNS = (
+    "skills",
+    "channels",
+    "priority",
+    "service_level_seconds",
+    "service_level_percent",
+    "max_wait_seconds",
+    "max_wait_action",
+    "strategy",
+    "overflow",
+    "offer_timeout_seconds",
+    "wrap_up_seconds",
+    "ageing_per_minute",
+)
+
+_QUEUE_SELECT: sa.Select[Any] = sa.select(*queues.c, org_units.c.path.label("org_unit_path")).join(
+    org_units, org_units.c.id == queues.c.org_unit_id
+)
+_USER_SELECT: sa.Select[Any] = sa.select(
+    users.c.id,
+    users.c.username,
+    users.c.display_name,
+    users.c.org_unit_id,
+    users.c.status,
+    org_units.c.path.label("org_unit_path"),
+).join(org_units, org_units.c.id == users.c.org_unit_id)
+
+
+def _skill(row: Any) -> Skill:
+    return Skill(row.id, row.code, row.name, row.active, row.created_at, row.updated_at)
+
+
+def _code(row: Any) -> WrapUpCode:
+    return WrapUpCode(row.id, row.code, row.name, row.active, row.created_at, row.updated_at)
+
+
+def _queue(row: Any) -> Queue:
+    data = {name: getattr(row, name) for name in _CONFIG_COLUMNS}
+    return Queue(
+        code=row.code,
+        name=row.name,
+        org_unit_id=row.org_unit_id,
+        org_unit_path=row.org_unit_path,
+        config=QueueConfig.from_dict({"id": row.id, **data}),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _config_values(config: QueueConfig) -> dict[str, Any]:
+    data = config.to_dict()
+    return {name: data[name] for name in _CONFIG_COLUMNS}
+
+
+def _entry_point(row: Any) -> EntryPoint:
+    return EntryPoint(
+        id=row.id,
+        channel=Channel(row.channel),
+        address=row.address,
+        name=row.name,
+        queue_id=row.queue_id,
+        priority=row.priority,
+        active=row.active,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _profile(row: Any) -> AgentProfile:
+    return AgentProfile(
+        user_id=row.user_id,
+        skills=dict(row.skills),
+        capacity={Channel(c): n for c, n in row.capacity.items()},
+        group=row.group_name,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _agent(row: Any) -> Agent:
+    return Agent(
+        id=row.user_id,
+        skills=dict(row.skills),
+        capacity={Channel(c): n for c, n in row.capacity.items()},
+        state=AgentState(row.state),
+        state_since=row.state_since,
+        reason=None if row.reason is None else NotReadyReason(row.reason),
+        seat=row.seat,
+        group=row.group_name,
+        idle_since=row.idle_since,
+        pending_reason=None if row.pending_reason is None else NotReadyReason(row.pending_reason),
+        wrap_up_until=row.wrap_up_until,
+        handled_seconds=row.handled_seconds,
+    )
+
+
+def _user(row: Any) -> AgentUser:
+    return AgentUser(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        org_unit_id=row.org_unit_id,
+        org_unit_path=row.org_unit_path,
+        active=row.status == "active",
+    )
+
+
+def _logout(row: Any) -> LogoutRequest:
+    return LogoutRequest(
+        id=row.id,
+        user_id=row.user_id,
+        requested_at=row.requested_at,
+        cause=row.cause,
+        status=row.status,
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+    )
+
+
+def _log(row: Any) -> StateLogEntry:
+    return StateLogEntry(
+        user_id=row.user_id,
+        at=row.at,
+        kind=row.kind,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        reason=row.reason,
+        seat=row.seat,
+        from_seat=row.from_seat,
+        approved_by=row.approved_by,
+    )
+
+
+class SqlRoutingStore:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    # organisation and users
+    def org_unit_path(self, org_unit_id: str) -> str | None:
+        q = sa.select(org_units.c.path).where(org_units.c.id == org_unit_id)
+        value = self.conn.execute(q).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+    def agent_user(self, user_id: str) -> AgentUser | None:
+        row = self.conn.execute(_USER_SELECT.where(users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def user_paths(self, user_ids: Collection[str]) -> dict[str, str]:
+        if not user_ids:
+            return {}
+        q = _USER_SELECT.where(users.c.id.in_(list(user_ids)))
+        return {r.id: r.org_unit_path for r in self.conn.execute(q).all()}
+
+    # skills
+    def skill(self, skill_id: str) -> Skill | None:
+        row = self.conn.execute(sa.select(skills).where(skills.c.id == skill_id)).first()
+        return _skill(row) if row else None
+
+    def skill_by_code(self, code: str) -> Skill | None:
+        row = self.conn.execute(sa.select(skills).where(skills.c.code == code)).first()
+        return _skill(row) if row else None
+
+    def skills(self, *, limit: int, after: str | None) -> list[Skill]:
+        q = sa.select(skills).order_by(skills.c.code).limit(limit)
+        if after is not None:
+            q = q.where(skills.c.code > after)
+        return [_skill(r) for r in self.conn.execute(q).all()]
+
+    def skill_codes(self) -> set[str]:
+        return set(self.conn.execute(sa.select(skills.c.code)).scalars().all())
+
+    def insert_skill(self, skill: Skill) -> None:
+        self.conn.execute(
+            skills.insert().values(
+                id=skill.id,
+                code=skill.code,
+                name=skill.name,
+                active=skill.active,
+                created_at=skill.created_at,
+                updated_at=skill.updated_at,
+            )
+        )
+
+    def update_skill(self, skill_id: str, **fields: Any) -> None:
+        self.conn.execute(skills.update().where(skills.c.id == skill_id).values(**fields))
+
+    # queues
+    def queue(self, queue_id: str) -> Queue | None:
+        row = self.conn.execute(_QUEUE_SELECT.where(queues.c.id == queue_id)).first()
+        return _queue(row) if row else None
+
+    def queue_by_code(self, code: str) -> Queue | None:
+        row = self.conn.execute(_QUEUE_SELECT.where(queues.c.code == code)).first()
+        return _queue(row) if row else None
+
+    def queues(self, *, limit: int, after: str | None) -> list[Queue]:
+        q = _QUEUE_SELECT.order_by(queues.c.code).limit(limit)
+        if after is not None:
+            q = q.where(queues.c.code > after)
+        return [_queue(r) for r in self.conn.execute(q).all()]
+
+    def all_queues(self) -> list[Queue]:
+        return [_queue(r) for r in self.conn.execute(_QUEUE_SELECT.order_by(queues.c.id)).all()]
+
+    def queue_paths(self, queue_ids: Collection[str]) -> dict[str, str]:
+        if not queue_ids:
+            return {}
+        q = (
+            sa.select(queues.c.id, org_units.c.path)
+            .join(org_units, org_units.c.id == queues.c.org_unit_id)
+            .where(queues.c.id.in_(list(queue_ids)))
+        )
+        return {r.id: r.path for r in self.conn.execute(q).all()}
+
+    def insert_queue(self, queue: Queue) -> None:
+        self.conn.execute(
+            queues.insert().values(
+                id=queue.id,
+                code=queue.code,
+                name=queue.name,
+                org_unit_id=queue.org_unit_id,
+                created_at=queue.created_at,
+                updated_at=queue.updated_at,
+                **_config_values(queue.config),
+            )
+        )
+
+    def update_queue(self, queue: Queue) -> None:
+        self.conn.execute(
+            queues.update()
+            .where(queues.c.id == queue.id)
+            .values(name=queue.name, updated_at=queue.updated_at, **_config_values(queue.config))
+        )
+
+    def queue_states(self) -> list[QueueState]:
+        rows = self.conn.execute(sa.select(queue_counters).order_by(queue_counters.c.queue_id))
+        return [
+            QueueState(
+                queue_id=r.queue_id,
+                answered=r.answered,
+                answered_within_target=r.answered_within_target,
+                abandoned=r.abandoned,
+                abandoned_after_target=r.abandoned_after_target,
+                rr_counter=r.rr_counter,
+                rr_last=dict(r.rr_last),
+            )
+            for r in rows.all()
+        ]
+
+    def save_queue_state(self, state: QueueState, at: dt.datetime) -> None:
+        values = {
+            "answered": state.answered,
+            "answered_within_target": state.answered_within_target,
+            "abandoned": state.abandoned,
+            "abandoned_after_target": state.abandoned_after_target,
+            "rr_counter": state.rr_counter,
+            "rr_last": dict(state.rr_last),
+            "updated_at": at,
+        }
+        done = self.conn.execute(
+            queue_counters.update()
+            .where(queue_counters.c.queue_id == state.queue_id)
+            .values(**values)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(queue_counters.insert().values(queue_id=state.queue_id, **values))
+
+    # entry points
+    def entry_point(self, entry_point_id: str) -> EntryPoint | None:
+        q = sa.select(entry_points).where(entry_points.c.id == entry_point_id)
+        row = self.conn.execute(q).first()
+        return _entry_point(row) if row else None
+
+    def entry_point_at(self, channel: Channel, address: str) -> EntryPoint | None:
+        q = sa.select(entry_points).where(
+            entry_points.c.channel == channel.value, entry_points.c.address == address
+        )
+        row = self.conn.execute(q).first()
+        return _entry_point(row) if row else None
+
+    def entry_points(self, *, limit: int, after: str | None) -> list[EntryPoint]:
+        q = sa.select(entry_points).order_by(entry_points.c.id).limit(limit)
+        if after is not None:
+            q = q.where(entry_points.c.id > after)
+        return [_entry_point(r) for r in self.conn.execute(q).all()]
+
+    def entry_points_of(self, queue_id: str) -> list[EntryPoint]:
+        q = (
+            sa.select(entry_points)
+            .where(entry_points.c.queue_id == queue_id)
+            .order_by(entry_points.c.id)
+        )
+        return [_entry_point(r) for r in self.conn.execute(q).all()]
+
+    def insert_entry_point(self, entry: EntryPoint) -> None:
+        self.conn.execute(
+            entry_points.insert().values(
+                id=entry.id,
+                channel=entry.channel.value,
+                address=entry.address,
+                name=entry.name,
+                queue_id=entry.queue_id,
+                priority=entry.priority,
+                active=entry.active,
+                created_at=entry.created_at,
+                updated_at=entry.updated_at,
+            )
+        )
+
+    def update_entry_point(self, entry_point_id: str, **fields: Any) -> None:
+        self.conn.execute(
+            entry_points.update().where(entry_points.c.id == entry_point_id).values(**fields)
+        )
+
+    # wrap-up codes
+    def wrap_up_code(self, code_id: str) -> WrapUpCode | None:
+        q = sa.select(wrap_up_codes).where(wrap_up_codes.c.id == code_id)
+        row = self.conn.execute(q).first()
+        return _code(row) if row else None
+
+    def wrap_up_code_by_code(self, code: str) -> WrapUpCode | None:
+        q = sa.select(wrap_up_codes).where(wrap_up_codes.c.code == code)
+        row = self.conn.execute(q).first()
+        return _code(row) if row else None
+
+    def wrap_up_codes(self, *, limit: int, after: str | None) -> list[WrapUpCode]:
+        q = sa.select(wrap_up_codes).order_by(wrap_up_codes.c.code).limit(limit)
+        if after is not None:
+            q = q.where(wrap_up_codes.c.code > after)
+        return [_code(r) for r in self.conn.execute(q).all()]
+
+    def insert_wrap_up_code(self, code: WrapUpCode) -> None:
+        self.conn.execute(
+            wrap_up_codes.insert().values(
+                id=code.id,
+                code=code.code,
+                name=code.name,
+                active=code.active,
+                created_at=code.created_at,
+                updated_at=code.updated_at,
+            )
+        )
+
+    def update_wrap_up_code(self, code_id: str, **fields: Any) -> None:
+        self.conn.execute(
+            wrap_up_codes.update().where(wrap_up_codes.c.id == code_id).values(**fields)
+        )
+
+    # agents
+    def agent_profile(self, user_id: str) -> AgentProfile | None:
+        q = sa.select(agent_profiles).where(agent_profiles.c.user_id == user_id)
+        row = self.conn.execute(q).first()
+        return _profile(row) if row else None
+
+    def save_agent_profile(self, profile: AgentProfile) -> None:
+        values = {
+            "skills": dict(profile.skills),
+            "capacity": {c.value: n for c, n in profile.capacity.items()},
+            "group_name": profile.group,
+            "updated_at": profile.updated_at,
+        }
+        done = self.conn.execute(
+            agent_profiles.update()
+            .where(agent_profiles.c.user_id == profile.user_id)
+            .values(**values)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(
+                agent_profiles.insert().values(
+                    user_id=profile.user_id, created_at=profile.created_at, **values
+                )
+            )
+
+    def agent_state(self, user_id: str) -> Agent | None:
+        q = sa.select(agent_states).where(agent_states.c.user_id == user_id)
+        row = self.conn.execute(q).first()
+        return _agent(row) if row else None
+
+    def agent_states(self) -> list[Agent]:
+        q = sa.select(agent_states).order_by(agent_states.c.user_id)
+        return [_agent(r) for r in self.conn.execute(q).all()]
+
+    def save_agent_state(self, agent: Agent, at: dt.datetime) -> None:
+        values = {
+            "state": agent.state.value,
+            "reason": None if agent.reason is None else agent.reason.value,
+            "state_since": agent.state_since,
+            "seat": agent.seat,
+            "group_name": agent.group,
+            "idle_since": agent.idle_since,
+            "pending_reason": None if agent.pending_reason is None else agent.pending_reason.value,
+            "wrap_up_until": agent.wrap_up_until,
+            "handled_seconds": agent.handled_seconds,
+            "skills": dict(agent.skills),
+            "capacity": {c.value: n for c, n in agent.capacity.items()},
+            "updated_at": at,
+        }
+        done = self.conn.execute(
+            agent_states.update().where(agent_states.c.user_id == agent.id).values(**values)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(agent_states.insert().values(user_id=agent.id, **values))
+
+    def agents(
+        self, *, scopes: Sequence[str], limit: int, after: str | None
+    ) -> list[tuple[AgentUser, AgentProfile | None, Agent | None]]:
+        has_profile = sa.exists().where(agent_profiles.c.user_id == users.c.id)
+        has_state = sa.exists().where(agent_states.c.user_id == users.c.id)
+        q = (
+            _USER_SELECT.where(in_scopes(org_units.c.path, scopes), sa.or_(has_profile, has_state))
+            .order_by(users.c.username)
+            .limit(limit)
+        )
+        if after is not None:
+            q = q.where(users.c.username > after)
+        people = [_user(r) for r in self.conn.execute(q).all()]
+        ids = [u.id for u in people]
+        if not ids:
+            return []
+        profiles = {
+            r.user_id: _profile(r)
+            for r in self.conn.execute(
+                sa.select(agent_profiles).where(agent_profiles.c.user_id.in_(ids))
+            ).all()
+        }
+        states = {
+            r.user_id: _agent(r)
+            for r in self.conn.execute(
+                sa.select(agent_states).where(agent_states.c.user_id.in_(ids))
+            ).all()
+        }
+        return [(u, profiles.get(u.id), states.get(u.id)) for u in people]
+
+    def append_state_log(self, entries: Sequence[StateLogEntry]) -> None:
+        self.conn.execute(
+            agent_state_log.insert(),
+            [
+                {
+                    "user_id": e.user_id,
+                    "at": e.at,
+                    "kind": e.kind,
+                    "from_state": e.from_state,
+                    "to_state": e.to_state,
+                    "reason": e.reason,
+                    "seat": e.seat,
+                    "from_seat": e.from_seat,
+                    "approved_by": e.approved_by,
+                }
+                for e in entries
+            ],
+        )
+
+    def state_log(self, user_id: str, *, limit: int) -> list[StateLogEntry]:
+        q = (
+            sa.select(agent_state_log)
+            .where(agent_state_log.c.user_id == user_id)
+            .order_by(agent_state_log.c.id.desc())
+            .limit(limit)
+        )
+        return [_log(r) for r in self.conn.execute(q).all()]
+
+    # logout requests
+    def pending_logout(self, user_id: str) -> LogoutRequest | None:
+        q = (
+            sa.select(logout_requests)
+            .where(logout_requests.c.user_id == user_id, logout_requests.c.status == "pending")
+            .order_by(logout_requests.c.requested_at.desc(), logout_requests.c.id.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(q).first()
+        return _logout(row) if row else None
+
+    def pending_logouts(self, user_ids: Collection[str]) -> dict[str, LogoutRequest]:
+        if not user_ids:
+            return {}
+        q = sa.select(logout_requests).where(
+            logout_requests.c.user_id.in_(list(user_ids)), logout_requests.c.status == "pending"
+        )
+        return {r.user_id: _logout(r) for r in self.conn.execute(q).all()}
+
+    def insert_logout_request(self, request: LogoutRequest) -> None:
+        self.conn.execute(
+            logout_requests.insert().values(
+                id=request.id,
+                user_id=request.user_id,
+                requested_at=request.requested_at,
+                cause=request.cause,
+                status=request.status,
+            )
+        )
+
+    def decide_logout_request(
+        self, request_id: str, *, status: str, at: dt.datetime, by: str | None
+    ) -> None:
+        self.conn.execute(
+            logout_requests.update()
+            .where(logout_requests.c.id == request_id)
+            .values(status=status, decided_at=at, decided_by=by)
+        )
+
+    # flags
+    def flag(self, key: str) -> Any:
+        q = sa.select(routing_flags.c.value).where(routing_flags.c.key == key)
+        return self.conn.execute(q).scalar_one_or_none()
+
+    def set_flag(self, key: str, value: Any, at: dt.datetime) -> None:
+        done = self.conn.execute(
+            routing_flags.update()
+            .where(routing_flags.c.key == key)
+            .values(value=value, updated_at=at)
+        )
+        if done.rowcount == 0:
+            self.conn.execute(routing_flags.insert().values(key=key, value=value, updated_at=at))
