@@ -58,7 +58,7 @@ async def main():
         if serving.done():
             return await serving
         await asyncio.sleep(0.05)
-    print(server.servers[0].sockets[0].getsockname()[1], flush=True)
+    print("PORT=%d" % server.servers[0].sockets[0].getsockname()[1], flush=True)
     await serving
 
 asyncio.run(main())
@@ -149,10 +149,11 @@ class ServerProcess:
     def wait_listening(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self._port_file.read_text().strip()
-            if text:
-                self.url = f"http://127.0.0.1:{int(text)}"
-                return
+            # The server also logs to stdout; the port is the line marked PORT=.
+            for line in self._port_file.read_text().splitlines():
+                if line.startswith("PORT="):
+                    self.url = f"http://127.0.0.1:{int(line[5:])}"
+                    return
             if self.proc.poll() is not None:
                 pytest.fail(f"server {self.name} exited: {self._log_file.read_text()}")
             time.sleep(0.05)
