@@ -62,7 +62,7 @@ def staffing_plan(
     try:
         return _plan(calls, interval_seconds, aht_seconds, sl_seconds, sl_percent,
                      patience_seconds, max_occupancy_percent)
-    except (ValueError, ArithmeticError) as exc:
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
         # The maths refuses inputs it cannot solve (e.g. a target no staffing reaches).
         raise InvalidInput(f"no staffing solves these inputs: {exc}") from exc
 
@@ -76,7 +76,9 @@ def _plan(
     patience_seconds: float | None,
     max_occupancy_percent: float | None,
 ) -> list[StaffingRow]:
+    # A volume below a millionth of a call is no traffic; denormal rates overflow the maths.
     volume = np.asarray(calls, dtype=float)
+    volume = np.where(volume < 1e-6, 0.0, volume)
     rate = erlang.calls_per_second(volume, interval_seconds)
     target = sl_percent / 100.0
     occ = None if max_occupancy_percent is None else max_occupancy_percent / 100.0
