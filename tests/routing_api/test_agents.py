@@ -114,9 +114,7 @@ def test_team_lead_forces_states_and_busy_agent_goes_not_ready_after_work(floor:
     assert me["state"] == "not_ready" and me["reason"] == "supervisor"
     # a team lead of team-b only does not see team-a's agents
     floor.org.user("lead_b", "team_lead", unit="team-b")
-    r = floor.client("lead_b").post(
-        f"/api/agents/{floor['agent1']}/state", json={"state": "ready"}
-    )
+    r = floor.client("lead_b").post(f"/api/agents/{floor['agent1']}/state", json={"state": "ready"})
     assert r.status_code == 404
     names = [a["username"] for a in floor.client("lead_b").get("/api/agents").json()["items"]]
     assert names == ["agent3"]
@@ -146,3 +144,45 @@ def test_call_up_group_counts_only_when_activated(floor: Floor) -> None:
     r = floor.client("duty").post("/api/routing/groups", json={"group": "standby", "active": True})
     assert r.status_code == 200 and r.json()["active_groups"] == ["standby"]
     assert [w["id"] for w in floor.me("lead")["work"]] == [c["id"]]
+
+
+def test_disabled_account_leaves_routing(floor: Floor) -> None:
+    """离职 (R-E1): disabling a user takes the agent out of routing at once; its offer goes
+    back in line. One in a conversation goes not-ready and is logged out when it is done."""
+    floor.org.user("admin", "system_admin", unit="group")
+    admin = floor.client("admin")
+    floor.ready("agent1")
+    floor.ready("agent2")
+    c = floor.arrive()
+    offered_to = c["agent_id"]
+    other = "agent2" if offered_to == floor["agent1"] else "agent1"
+    victim = "agent1" if other == "agent2" else "agent2"
+    c2 = floor.arrive()
+    floor.contact(other, c2["id"], "accept")
+
+    r = admin.post(f"/api/users/{floor[victim]}/disable")
+    assert r.status_code == 200, r.text
+    state = floor.client("lead").get("/api/agents").json()["items"]
+    states = {a["username"]: a["state"] for a in state}
+    assert states[victim] == "logged_out"
+    # the offer went back and waits (the other agent is busy)
+    assert floor.line() == [c["id"]]
+    assert floor.count("audit_log", action="agent.retire_disabled") == 1
+
+    # the agent in a conversation: not ready now, logged out by a sweep once the work is done
+    r = admin.post(f"/api/users/{floor[other]}/disable")
+    assert r.status_code == 200, r.text
+    agent = next(
+        a for a in floor.client("lead").get("/api/agents").json()["items"] if a["username"] == other
+    )
+    assert agent["state"] == "busy" and agent["pending_reason"] == "supervisor"
+    # its session ended with the account; the caller hangs up, the wrap-up time runs out
+    floor.client("gateway").post(f"/api/contacts/{c2['id']}/abandon")
+    floor.clock.advance(61)
+    floor.runtime.routing.tick()
+    floor.runtime.routing.retire_disabled()
+    states = {
+        a["username"]: a["state"] for a in floor.client("lead").get("/api/agents").json()["items"]
+    }
+    assert states[other] == "logged_out"
+    assert floor.line() == [c["id"]]  # never offered to a disabled agent

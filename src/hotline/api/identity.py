@@ -4,6 +4,7 @@ API tokens and the security policy. Handlers parse, call one action or query, re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
@@ -21,7 +22,7 @@ from hotline.api.security import (
     client_ip,
 )
 from hotline.core.context import Actor, system_actor
-from hotline.core.errors import Locked, Unauthenticated
+from hotline.core.errors import HotlineError, Locked, Unauthenticated
 from hotline.domains.identity import actions, queries
 from hotline.domains.identity.model import (
     PERMISSIONS,
@@ -420,8 +421,15 @@ def _user_action(rt: RuntimeDep, actor: Actor, user_id: str, fn: Any, **kw: Any)
 
 @router.post("/users/{user_id}/disable", permission="user:manage", response_model=UserOut)
 def disable_user(user_id: str, actor: ActorDep, rt: RuntimeDep) -> UserOut:
-    """离职: disable the account; its sessions and API tokens end at once."""
-    return _user_action(rt, actor, user_id, actions.disable_user)
+    """离职: disable the account; its sessions and API tokens end at once, and a logged-in
+    agent leaves routing (offers go back in line; one handling a contact goes not-ready and
+    is logged out when done)."""
+    out = _user_action(rt, actor, user_id, actions.disable_user)
+    # After the commit; the routing ticker sweeps too, so a node that does not route (or a
+    # failure here) only delays this by a few seconds.
+    with contextlib.suppress(HotlineError):
+        rt.routing.retire_disabled()
+    return out
 
 
 @router.post("/users/{user_id}/enable", permission="user:manage", response_model=UserOut)

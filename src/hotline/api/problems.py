@@ -42,6 +42,7 @@ _TITLES = {
     422: "Invalid input",
     423: "Locked",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 

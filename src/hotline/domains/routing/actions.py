@@ -1073,6 +1073,41 @@ def set_group_active(tx: RoutingTx, engine: RoutingEngine, *, group: str, active
     tx.audit("routing.group", details={"group": group, "active": active})
 
 
+def retire_disabled_agents(tx: RoutingTx, engine: RoutingEngine) -> list[str]:
+    """Take agents whose account was disabled (离职, R-E1) out of routing; returns their ids.
+
+    Their pending offers go back to their place in line and they are logged out. One still
+    handling a contact cannot be logged out without losing it: it goes not-ready (no new
+    offers), and a later sweep logs it out once its work is done. Runs as the system.
+    """
+    retired: list[str] = []
+    approver = tx.actor.username
+    waiting = tx.routing.disabled_agents_logged_in()
+    paths = tx.routing.user_paths(waiting) if waiting else {}
+    for user_id in waiting:
+        logged_out = True
+        try:
+            events = engine.logout(user_id, approved_by=approver)
+        except Conflict as exc:
+            if exc.key != "errors.routing.logout_busy":
+                raise
+            logged_out = False
+            events = engine.set_not_ready(user_id, NotReadyReason.supervisor)
+        if logged_out:
+            retired.append(user_id)
+        if not events:
+            continue
+        record(tx, engine, events)
+        tx.audit(
+            "agent.retire_disabled",
+            "agent",
+            user_id,
+            org_unit_path=paths.get(user_id),
+            details={"logged_out": logged_out},
+        )
+    return retired
+
+
 def contact_record(tx: RoutingTx, contact_id: str) -> ContactRecord:
     """A contact row that must exist (after an action wrote it)."""
     row = tx.contacts.contact(contact_id)
@@ -1093,6 +1128,7 @@ __all__ = [
     "login_agent",
     "record",
     "request_logout",
+    "retire_disabled_agents",
     "set_agent_profile",
     "set_group_active",
     "set_incident",

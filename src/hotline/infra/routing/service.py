@@ -39,7 +39,7 @@ import structlog
 from hotline.core.clock import Clock
 from hotline.core.context import Actor, system_actor
 from hotline.core.errors import HotlineError
-from hotline.domains.routing.actions import record
+from hotline.domains.routing.actions import record, retire_disabled_agents
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.events import EngineEvent
 from hotline.domains.routing.queries import load_engine
@@ -137,11 +137,14 @@ class RoutingService:
         clock: Clock,
         tick_seconds: float = 0.2,
         lease_retry_seconds: float = 3.0,
+        retire_seconds: float = 5.0,
     ) -> None:
         self.db = db
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.lease_retry_seconds = lease_retry_seconds
+        self.retire_seconds = retire_seconds
+        self._retired_check = float("-inf")
         self._lock = threading.RLock()
         self._engine: RoutingEngine | None = None
         self._started = False
@@ -249,7 +252,23 @@ class RoutingService:
                 if engine.generation != generation:
                     self._rebuild_after_failure()
                 raise
+            if time.monotonic() - self._retired_check >= self.retire_seconds:
+                self.retire_disabled()
             return events
+
+    def retire_disabled(self) -> list[str]:
+        """Take agents whose account was disabled out of routing now (the ticker also does it
+        every `retire_seconds`, so an agent disabled on another node or while this one did not
+        route is caught up). Returns the agents logged out; nothing on a node that does not
+        route."""
+        with self._lock:
+            self._retired_check = time.monotonic()
+            if self._engine is None:
+                return []
+            with self.db.read() as conn:  # most sweeps find nobody: no write transaction then
+                if not SqlRoutingStore(conn).disabled_agents_logged_in():
+                    return []
+            return self.execute(system_actor(ROUTING_ACTOR), retire_disabled_agents)
 
     def rebuild(self) -> None:
         """Replace the engine with one rebuilt from the database, then tick once."""

@@ -420,6 +420,15 @@ class SqlRoutingStore:
         row = self.conn.execute(q).first()
         return _agent(row) if row else None
 
+    def disabled_agents_logged_in(self) -> list[str]:
+        q = (
+            sa.select(agent_states.c.user_id)
+            .join(users, users.c.id == agent_states.c.user_id)
+            .where(users.c.status == "disabled", agent_states.c.state != "logged_out")
+            .order_by(agent_states.c.user_id)
+        )
+        return [str(r) for r in self.conn.execute(q).scalars()]
+
     def agent_states(self) -> list[Agent]:
         q = sa.select(agent_states).order_by(agent_states.c.user_id)
         return [_agent(r) for r in self.conn.execute(q).all()]
