@@ -171,6 +171,22 @@ def _run(
     return rt.routing.execute(actor, step)
 
 
+def _contact_step(verb: str, permission: str, act: Callable[..., ContactRecord], doc: str) -> None:
+    """Register `POST /api/contacts/{contact_id}/<verb>`: one contact action without a body."""
+
+    def handler(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+        return _run(rt, actor, lambda tx, engine: act(tx, engine, contact_id=contact_id))
+
+    handler.__name__ = handler.__qualname__ = f"contact_{verb}"
+    handler.__doc__ = doc
+    router.post(
+        f"/contacts/{{contact_id}}/{verb}",
+        permission=permission,
+        response_model=ContactOut,
+        responses=UNAVAILABLE,
+    )(handler)
+
+
 # --- arrival and the caller's side -----------------------------------------------------------
 @router.post(
     "/contacts",
@@ -198,60 +214,32 @@ def arrive(body: ArrivalIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
     )
 
 
-@router.post(
-    "/contacts/{contact_id}/abandon",
-    permission="contact:route",
-    response_model=ContactOut,
-    responses=UNAVAILABLE,
+# --- the caller's side and the agent's side (no body) ----------------------------------------
+_contact_step(
+    "abandon",
+    "contact:route",
+    actions.abandon,
+    "The caller hung up or left: abandoned if still waiting, ended if connected.",
 )
-def abandon(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
-    """The caller hung up or left: abandoned if still waiting, ended if connected."""
-    return _run(rt, actor, lambda tx, e: actions.abandon(tx, e, contact_id=contact_id))
-
-
-@router.post(
-    "/contacts/{contact_id}/callback",
-    permission="contact:route",
-    response_model=ContactOut,
-    responses=UNAVAILABLE,
+_contact_step(
+    "callback",
+    "contact:route",
+    actions.request_callback,
+    "The caller chose a callback instead of waiting: it keeps its place in line.",
 )
-def request_callback(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
-    """The caller chose a callback instead of waiting: it keeps its place in line."""
-    return _run(rt, actor, lambda tx, e: actions.request_callback(tx, e, contact_id=contact_id))
-
-
-# --- the agent's side ------------------------------------------------------------------------
-@router.post(
-    "/contacts/{contact_id}/accept",
-    permission="contact:handle",
-    response_model=ContactOut,
-    responses=UNAVAILABLE,
+_contact_step("accept", "contact:handle", actions.accept, "Accept the contact offered to you.")
+_contact_step(
+    "decline",
+    "contact:handle",
+    actions.decline,
+    "Decline the offer: the contact returns to its place; you go not ready (missed).",
 )
-def accept(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
-    """Accept the contact offered to you."""
-    return _run(rt, actor, lambda tx, e: actions.accept(tx, e, contact_id=contact_id))
-
-
-@router.post(
-    "/contacts/{contact_id}/decline",
-    permission="contact:handle",
-    response_model=ContactOut,
-    responses=UNAVAILABLE,
+_contact_step(
+    "end",
+    "contact:handle",
+    actions.end,
+    "End your connected contact; it then awaits its wrap-up code.",
 )
-def decline(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
-    """Decline the offer: the contact returns to its place; you go not ready (missed)."""
-    return _run(rt, actor, lambda tx, e: actions.decline(tx, e, contact_id=contact_id))
-
-
-@router.post(
-    "/contacts/{contact_id}/end",
-    permission="contact:handle",
-    response_model=ContactOut,
-    responses=UNAVAILABLE,
-)
-def end(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
-    """End your connected contact; it then awaits its wrap-up code."""
-    return _run(rt, actor, lambda tx, e: actions.end(tx, e, contact_id=contact_id))
 
 
 @router.post(
