@@ -45,11 +45,32 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8266
     public_url: str | None = None
+    node_url: str | None = Field(
+        default=None,
+        description="Where the other hotline nodes reach this one (http://10.0.0.5:8266): the "
+        "routing leader publishes it so that standby nodes forward routing writes to it. "
+        "Default: http://host:port when host is a concrete address.",
+    )
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     job_lease_seconds: float = Field(default=60.0, gt=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     run_worker: bool = True
     secure_cookies: bool = False
+    stats_interval_minutes: int = Field(
+        default=15, description="Length of an interval row of the statistics (15 or 30 minutes)."
+    )
+    stats_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The center's time zone (IANA name): decides 'today' and where statistics "
+        "intervals start (local midnight).",
+    )
+
+    @field_validator("stats_interval_minutes")
+    @classmethod
+    def _check_interval(cls, value: int) -> int:
+        if value not in (15, 30):
+            raise ValueError("stats_interval_minutes must be 15 or 30")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -60,6 +81,16 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @property
+    def advertised_url(self) -> str | None:
+        """`node_url`, or http://host:port unless the host is a wildcard address."""
+        if self.node_url:
+            return self.node_url.rstrip("/")
+        if self.host in ("0.0.0.0", "::", ""):  # noqa: S104 - recognising, not binding
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from hotline.core.clock import ManualClock
 from hotline.core.context import system_actor
@@ -32,6 +31,7 @@ from hotline.core.events import Event
 from hotline.domains.identity import actions
 from hotline.infra.db.schema import outbox
 from hotline.infra.runtime import Runtime
+from live_server import LiveServer
 
 PASSWORD = "Str0ng-Passw0rd!"
 READ_TIMEOUT = 5.0  # no single socket read may block longer than this
@@ -163,35 +163,7 @@ class Subscriber:
         self._client.close()
 
 
-# --- a real server ---------------------------------------------------------------------------
-class LiveServer:
-    """uvicorn serving the test app on a free loopback port, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-        self.url = ""
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("uvicorn exited during startup")
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start within 15 s")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "uvicorn did not shut down"
+# --- a real server: tests/live_server.py ------------------------------------------------
 
 
 class Live:

@@ -112,6 +112,13 @@ def test_killed_worker_process_loses_no_job_and_runs_none_twice(
                 name=name,
             )
 
+        def running_by(name: str) -> int:
+            return _scalar(
+                rt,
+                "select count(*) from jobs where status = 'running' and lease_owner = :name",
+                name=name,
+            )
+
         victim, survivor = start("victim"), start("survivor")
         try:
             _wait_for(
@@ -119,8 +126,12 @@ def test_killed_worker_process_loses_no_job_and_runs_none_twice(
                 lambda: min(done_by("victim"), done_by("survivor")) >= 5,
                 [victim, survivor],
             )
+            # Kill it while it holds claimed jobs (a batch of 10 takes ~200 ms; on a busy
+            # machine the survivor could otherwise finish everything first).
             _wait_for(
-                "the victim to run 30 jobs", lambda: done_by("victim") >= 30, [victim, survivor]
+                "the victim to run 30 jobs and hold more",
+                lambda: done_by("victim") >= 30 and running_by("victim") > 0,
+                [victim, survivor],
             )
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)

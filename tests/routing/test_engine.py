@@ -738,3 +738,70 @@ def test_tick_at_fractional_step_boundaries_terminates(clock: ManualClock) -> No
         clock.advance(0.1)
         e.tick()
     assert e.contact("c1").stage == 2
+
+
+# ---------------------------------------------------------------------------- fast paths
+
+
+def test_event_builders_make_the_same_frozen_events() -> None:
+    at = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+    classes = [c for c in vars(ev).values() if isinstance(c, type) and dataclasses.is_dataclass(c)]
+    assert len(classes) >= 20
+    for cls in classes:
+        n = len(dataclasses.fields(cls))
+        args = [at, *(f"x{i}" for i in range(n - 1))]
+        made = ev.builder(cls)(*args)
+        assert type(made) is cls and made == cls(*args) and hash(made) == hash(cls(*args))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.at = at  # type: ignore[misc]
+    # Defaults are the class's own.
+    assert ev.builder(ev.AgentStateChanged)(at, "a1", S.ready, S.reserved) == (
+        ev.AgentStateChanged(at, "a1", S.ready, S.reserved, None, None)
+    )
+
+
+def test_offer_timers_fire_in_time_order_when_the_clock_goes_back(clock: ManualClock) -> None:
+    # Offer deadlines normally arrive in time order (a FIFO); an earlier one after a clock
+    # step back must still fire first and on time.
+    e = engine(clock, q(offer_timeout_seconds=10))
+    for aid in ("a1", "a2", "a3"):
+        e.login(aid, skills={"en": 5}, ready=True)
+    t0 = clock.now()
+    clock.set(t0 + dt.timedelta(seconds=100))
+    e.enqueue("sales", V, contact_id="late")  # deadline t0 + 110 s
+    clock.set(t0 + dt.timedelta(seconds=50))
+    e.enqueue("sales", V, contact_id="early")  # deadline t0 + 60 s
+    clock.set(t0 + dt.timedelta(seconds=60))
+    out = e.tick()
+    assert [x.contact_id for x in out if isinstance(x, ev.OfferTimedOut)] == ["early"]
+    clock.set(t0 + dt.timedelta(seconds=110))
+    out = e.tick()
+    # "early" was offered again at 60 s (deadline 70 s): it times out first, then "late".
+    assert [x.contact_id for x in out if isinstance(x, ev.OfferTimedOut)] == ["early", "late"]
+
+
+def test_dead_timers_are_dropped_and_live_ones_survive(clock: ManualClock) -> None:
+    # Thousands of offers accepted and wrap-ups ended early leave dead timers behind; they are
+    # compacted away (memory stays bounded) while the live offer and wrap-up still fire.
+    e = engine(clock, q(offer_timeout_seconds=10, wrap_up_seconds=30))
+    e.login("slow", skills={"en": 5}, ready=True)
+    e.enqueue("sales", V, contact_id="never-answered")  # offered to "slow", never accepted
+    e.login("fast", skills={"en": 5}, ready=True)
+    for i in range(3000):
+        clock.advance(0.001)
+        assert offers(e.enqueue("sales", V, contact_id=f"c{i}")) == [(f"c{i}", "fast")]
+        e.accept(f"c{i}", "fast")
+        e.end_contact(f"c{i}")
+        if i < 2999:
+            e.finish_wrap_up("fast")  # its wrap-up timer is dead from now on
+    # The memory bound is the point of the test, hence the look inside.
+    assert sum(len(f) for f in e._fifos.values()) <= 2 * e._fifo_cap
+    clock.advance(10 - 3.0)  # 10 s after the first offer
+    out = e.tick()
+    assert [(x.contact_id, x.agent_id) for x in out if isinstance(x, ev.OfferTimedOut)] == [
+        ("never-answered", "slow")
+    ]
+    assert offers(out) == []  # "fast" is in wrap-up
+    clock.advance(30)
+    out = e.tick()
+    assert offers(out) == [("never-answered", "fast")]

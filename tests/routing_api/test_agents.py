@@ -186,3 +186,30 @@ def test_disabled_account_leaves_routing(floor: Floor) -> None:
     }
     assert states[other] == "logged_out"
     assert floor.line() == [c["id"]]  # never offered to a disabled agent
+
+
+def test_agent_desk_reads_own_contact_and_transfer_targets(floor: Floor) -> None:
+    floor.ready("agent1")
+    c = floor.arrive(caller="+86 138-0000-5678")
+    floor.contact("agent1", c["id"], "accept")
+    agent = floor.client("agent1")
+    # without contact:read the queue's contacts are closed to an agent, but not its own
+    assert agent.get(f"/api/contacts/{c['id']}").status_code == 403
+    r = agent.get(f"/api/me/contacts/{c['id']}")
+    assert r.status_code == 200, r.text
+    mine = r.json()
+    assert [h["type"] for h in mine["history"]][:3] == ["arrived", "queued", "offered"]
+    assert mine["caller"] != "+86 138-0000-5678" and mine["masked"] is True
+    assert floor.client("agent2").get(f"/api/me/contacts/{c['id']}").status_code == 404
+    assert floor.me("agent1")["server_time"] is not None
+
+    floor.act("agent2", "login", seat="B-2")
+    floor.ready("agent3")
+    r = agent.get("/api/me/transfer-targets", params={"channel": "chat"})
+    assert r.status_code == 200, r.text
+    assert [(t["username"], t["state"]) for t in r.json()] == [
+        ("agent2", "not_ready"),
+        ("agent3", "ready"),
+    ]
+    assert agent.get("/api/me/transfer-targets", params={"channel": "fax"}).status_code == 422
+    assert floor.client("gateway").get("/api/me/transfer-targets").status_code == 403

@@ -89,13 +89,24 @@ def _busy_floor(floor: Floor) -> dict[str, str]:
     c6 = floor.arrive(address="bill-chat", priority=4)
     floor.client("duty").post("/api/routing/incident", json={"active": True, "note": "演练"})
     floor.clock.advance(2)
-    ids = {"c1": c1["id"], "c2": c2["id"], "c3": c3["id"], "c4": c4["id"], "c5": c5["id"],
-           "c6": c6["id"]}
-    states = {a["username"]: a["state"] for a in floor.client("duty").get("/api/agents").json()[
-        "items"]}
+    ids = {
+        "c1": c1["id"],
+        "c2": c2["id"],
+        "c3": c3["id"],
+        "c4": c4["id"],
+        "c5": c5["id"],
+        "c6": c6["id"],
+    }
+    states = {
+        a["username"]: a["state"] for a in floor.client("duty").get("/api/agents").json()["items"]
+    }
     assert states == {
-        "agent1": "busy", "agent2": "reserved", "agent3": "wrap_up", "agent4": "logged_out",
-        "agent5": "ready", "lead": "not_ready",
+        "agent1": "busy",
+        "agent2": "reserved",
+        "agent3": "wrap_up",
+        "agent4": "logged_out",
+        "agent5": "ready",
+        "lead": "not_ready",
     }
     return ids
 
@@ -218,4 +229,41 @@ def test_only_the_lease_holder_routes(floor: Floor, second: Runtime, settings: S
     assert r.status_code == 503
     assert not second.routing.is_leader
     assert agent.get("/api/me/agent").json()["state"] == "ready"
+    agent.__exit__(None, None, None)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="the routing lease is a PostgreSQL advisory lock")
+def test_standby_forwards_routing_writes_to_the_leader(
+    floor: Floor, second: Runtime, settings: Settings
+) -> None:
+    from live_server import LiveServer
+
+    leader_app = create_app(settings, runtime=floor.runtime)
+    with LiveServer(leader_app) as server:
+        # the leader publishes where it serves when it takes the lease
+        floor.runtime.routing.node_url = server.url
+        floor.runtime.routing.close()
+        assert floor.runtime.routing.start() is True
+        assert second.routing.start() is False
+        assert second.routing.leader_url() == server.url
+        agent = _client(second, settings, floor.client("agent1"))
+        r = agent.post("/api/me/agent", json={"action": "login", "seat": "A-1", "ready": True})
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "ready"
+        c = floor.arrive()
+        r = agent.post(f"/api/contacts/{c['id']}/accept")
+        assert r.status_code == 200 and r.json()["status"] == "connected"
+        # errors come back as the leader gave them
+        r = agent.post(f"/api/contacts/{c['id']}/wrap-up", json={"code": "resolved"})
+        assert r.status_code == 409 and r.json()["code"] == "conflict"
+        # reads are answered by the standby itself
+        assert agent.get("/api/routing").json()["routing_here"] is False
+        agent.__exit__(None, None, None)
+
+    # the leader is gone (its address no longer answers): the standby says 503, retry later
+    second.routing._leader_url = (float("-inf"), None)
+    agent = _client(second, settings, floor.client("agent2"))
+    r = agent.post("/api/me/agent", json={"action": "login", "seat": "A-2"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
     agent.__exit__(None, None, None)

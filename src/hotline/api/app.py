@@ -10,17 +10,21 @@ from fastapi.routing import APIRoute
 
 from hotline.api import (
     audit,
+    calendars,
     contacts,
     customers,
     events,
     identity,
     problems,
     routing,
+    stats,
     system,
     web,
     workforce,
 )
+from hotline.api.forwarding import ForwardToLeader
 from hotline.core.context import system_actor
+from hotline.domains.stats.jobs import schedule_publish as schedule_stats_publish
 from hotline.infra.events.pg_listener import PgListener
 from hotline.infra.jobs.registry import build_registry, schedule_audit_checkpoint
 from hotline.infra.jobs.worker import Worker, WorkerThread
@@ -45,6 +49,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             registry = build_registry(rt.settings)
             with rt.db.transaction(actor=system_actor("worker")) as tx:
                 schedule_audit_checkpoint(tx, rt.settings)
+                schedule_stats_publish(tx, delay=0)  # live statistics rows (ADR 0008)
             worker = WorkerThread(Worker.from_settings(rt.db, registry, rt.settings))
             worker.start()
         # The routing engine: rebuilt from the database now; its timers tick on a thread where
@@ -76,6 +81,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         app.state.runtime = runtime
     app.state.metrics = system.Metrics()
     app.add_middleware(system.MetricsMiddleware)
+    # Standby nodes replay routing writes on the leader (PostgreSQL, several nodes).
+    app.add_middleware(ForwardToLeader, leader_url=lambda: app.state.runtime.routing.leader_url())
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -91,6 +98,8 @@ ROUTERS = [
     workforce.router,
     routing.router,
     contacts.router,
+    calendars.router,
+    stats.router,
     events.router,
 ]
 

@@ -347,6 +347,21 @@ def get_contact(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactDeta
     read audited) for `customer:read_pii` over the queue's unit."""
     with rt.db.transaction(actor=actor) as tx:
         view = queries.get_contact(tx, contact_id)
+    return _detail_out(view)
+
+
+@router.get(
+    "/me/contacts/{contact_id}", permission="contact:handle", response_model=ContactDetailOut
+)
+def get_my_contact(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactDetailOut:
+    """A contact offered to you, in conversation with you or last handled by you, with its
+    history (the agent desktop; masked as in `GET /api/contacts/{id}`)."""
+    with rt.db.transaction(actor=actor) as tx:
+        view = queries.get_my_contact(tx, contact_id)
+    return _detail_out(view)
+
+
+def _detail_out(view: ContactView) -> ContactDetailOut:
     return ContactDetailOut(
         **contact_out(view).model_dump(),
         history=[

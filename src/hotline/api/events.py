@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from hotline.api.security import AUTHENTICATED, ActorDep, RuntimeDep, SecureRouter, authenticate
 from hotline.core.context import Actor
 from hotline.core.errors import HotlineError
-from hotline.infra.events.stream import fetch_after, latest_id
+from hotline.infra.events.stream import latest_id
 
 router = SecureRouter(prefix="/api", tags=["events"])
 
@@ -58,7 +58,7 @@ async def events(
         while True:
             generation = rt.notifier.generation
             before = cursor
-            batch, cursor = await anyio.to_thread.run_sync(fetch_after, rt.db, viewer, cursor)
+            batch, cursor = await anyio.to_thread.run_sync(rt.outbox_tail.after, viewer, cursor)
             for d in batch:
                 yield f"id: {d.id}\nevent: {d.type}\ndata: {d.data}\n\n"
             woke = True

@@ -32,6 +32,9 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+STANDBY_CODE = "routing_unavailable"
+STANDBY_HEADER = "X-Hotline-Routing"
+
 _TITLES = {
     400: "Bad request",
     401: "Not signed in",
@@ -49,7 +52,7 @@ _TITLES = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(HotlineError)
     async def _domain(_: Request, exc: HotlineError) -> JSONResponse:
-        return problem(
+        response = problem(
             exc.status,
             _TITLES.get(exc.status, "Error"),
             exc.message,
@@ -58,6 +61,11 @@ def install(app: FastAPI) -> None:
             params=exc.params or None,
             field=exc.field,
         )
+        if exc.code == STANDBY_CODE:
+            # the forwarding middleware replays such a write on the leader (api/forwarding.py)
+            response.headers[STANDBY_HEADER] = "standby"
+            response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,6 +20,7 @@ from hotline.core.context import Actor
 from hotline.core.errors import Unauthenticated
 from hotline.domains.contacts.queries import work_of
 from hotline.domains.routing import actions, queries
+from hotline.domains.routing.actions import KEEP
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.model import (
     MAX_CAPACITY,
@@ -41,9 +42,11 @@ from hotline.domains.routing.ports import (
     WrapUpCode,
 )
 from hotline.domains.routing.queries import AgentView
+from hotline.domains.stats.queries import queue_today
 from hotline.infra.db.database import Tx
 from hotline.infra.db.stores.contacts import SqlContactStore
 from hotline.infra.db.stores.routing import SqlRoutingStore
+from hotline.infra.db.stores.stats import SqlStatsStore
 from hotline.infra.routing.service import RoutingUnavailable
 from hotline.infra.runtime import Runtime
 
@@ -239,6 +242,7 @@ class EntryPointIn(Strict):
     name: Name
     queue_id: Id36
     priority: Priority = 0
+    calendar_id: Id36 | None = Field(None, description="business hours; none: always open")
 
 
 class EntryPointPatch(Strict):
@@ -246,6 +250,9 @@ class EntryPointPatch(Strict):
     queue_id: Id36 | None = None
     priority: Priority | None = None
     active: bool | None = None
+    calendar_id: Id36 | None = Field(
+        None, description="business hours; null: always open; absent: unchanged"
+    )
 
 
 class EntryPointOut(BaseModel):
@@ -256,6 +263,7 @@ class EntryPointOut(BaseModel):
     queue_id: str
     priority: int
     active: bool
+    calendar_id: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -305,6 +313,9 @@ class AgentOut(BaseModel):
     capacity: dict[str, int]
     logout_request: LogoutRequestOut | None
     work: list[ContactOut]
+    server_time: dt.datetime | None = Field(
+        default=None, description="the server's clock when this was read (desktop timers)"
+    )
 
 
 class AgentPage(BaseModel):
@@ -437,6 +448,7 @@ def _entry_out(e: EntryPoint) -> EntryPointOut:
         queue_id=e.queue_id,
         priority=e.priority,
         active=e.active,
+        calendar_id=e.calendar_id,
         created_at=e.created_at,
         updated_at=e.updated_at,
     )
@@ -563,8 +575,11 @@ def get_queue(queue_id: str, actor: ActorDep, rt: RuntimeDep) -> QueueOut:
     on a node that does not route)."""
     with rt.db.read() as conn:
         queue = queries.get_queue(SqlRoutingStore(conn), actor, queue_id)
+        # answered, abandoned and service level: today's, from the statistics (ADR 0008)
+        config = rt.db.stats_config
+        today = queue_today(SqlStatsStore(conn, config), config, queue.id, rt.clock.now())
     try:
-        stats = rt.routing.read(lambda engine: queries.queue_stats(actor, queue, engine))
+        stats = rt.routing.read(lambda engine: queries.queue_stats(actor, queue, engine, today))
     except RoutingUnavailable:
         stats = None
     return _queue_out(queue, stats)
@@ -632,6 +647,7 @@ def create_entry_point(body: EntryPointIn, actor: ActorDep, rt: RuntimeDep) -> E
             name=body.name,
             queue_id=body.queue_id,
             priority=body.priority,
+            calendar_id=body.calendar_id,
         )
     return _entry_out(entry)
 
@@ -650,6 +666,7 @@ def update_entry_point(
             queue_id=body.queue_id,
             priority=body.priority,
             active=body.active,
+            calendar_id=body.calendar_id if "calendar_id" in body.model_fields_set else KEEP,
         )
     return _entry_out(entry)
 
@@ -703,7 +720,7 @@ def _agent_view(rt: Runtime, actor: Actor, user_id: str, permission: str) -> Age
             store.pending_logout(user.id),
             work_of(SqlContactStore(conn), user.id, rt.cipher.decrypt),
         )
-    return _agent_out(view)
+    return _agent_out(view).model_copy(update={"server_time": rt.clock.now()})
 
 
 @router.get("/me/agent", permission="agent:self", response_model=AgentOut)
@@ -745,6 +762,30 @@ def change_my_state(
     if rt.routing.execute(actor, step):
         response.status_code = 202
     return _agent_view(rt, actor, actor.user_id or "", "agent:self")
+
+
+class TransferTargetOut(BaseModel):
+    user_id: str
+    username: str
+    display_name: str
+    state: AgentState
+
+
+@router.get(
+    "/me/transfer-targets", permission="contact:handle", response_model=list[TransferTargetOut]
+)
+def transfer_targets(
+    actor: ActorDep, rt: RuntimeDep, channel: Channel | None = None
+) -> list[TransferTargetOut]:
+    """Logged-in agents you can transfer a contact to (with `channel`: who takes it)."""
+    with rt.db.read() as conn:
+        found = queries.transfer_targets(SqlRoutingStore(conn), actor, channel=channel)
+    return [
+        TransferTargetOut(
+            user_id=t.user_id, username=t.username, display_name=t.display_name, state=t.state
+        )
+        for t in found
+    ]
 
 
 # --- team leads ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from hotline.core.context import Actor
 from hotline.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from hotline.domains.identity import secrets as sec
-from hotline.domains.identity.queries import actor_for, resolve_session, resolve_token
+from hotline.domains.identity.queries import effective_policy, resolve_session, resolve_token
 from hotline.infra.db.stores.identity import SqlIdentityStore
 from hotline.infra.runtime import Runtime
 
@@ -62,22 +62,15 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
     ip = client_ip(request)
     session_id: str | None = None
     token_id: str | None = None
+    # One read transaction: credential, user and grants are checked afresh on every request.
     with rt.db.read() as conn:
         store = SqlIdentityStore(conn)
         if token.startswith("hlt_"):
-            user, token_id, scopes, stale = resolve_token(store, digest, now=now)
-            actor = actor_for(store, user, ip=ip, token_id=token_id, token_scopes=scopes)
+            actor, token_id, stale = resolve_token(store, digest, now=now, ip=ip)
         else:
-            user, session_id, mfa_ok, stale = resolve_session(store, digest, rt.policy(), now=now)
-            # Until a temporary password is changed (and TOTP enrolled where required), the
-            # session can do nothing but that: no grants at all.
-            actor = actor_for(
-                store,
-                user,
-                ip=ip,
-                session_id=session_id,
-                mfa_ok=mfa_ok and not user.must_change_password,
-            )
+            # The policy as `rt.policy()` gives it, read on this connection.
+            policy = effective_policy(store, rt.default_policy())
+            actor, session_id, stale = resolve_session(store, digest, policy, now=now, ip=ip)
     if stale and activity:
         # Bookkeeping only (idle timer): no audit row, and not on every request.
         with rt.engine.begin() as conn:
@@ -94,13 +87,15 @@ async def reject_nul(request: Request) -> None:
     """Text with NUL characters cannot be stored (PostgreSQL refuses it): say so up front."""
     values = [*request.path_params.values(), *request.query_params.values()]
     if any("\x00" in str(v) for v in values):
-        raise InvalidInput("text must not contain NUL (\\u0000) characters",
-                           key="errors.nul_character")
+        raise InvalidInput(
+            "text must not contain NUL (\\u0000) characters", key="errors.nul_character"
+        )
     if request.method in ("POST", "PUT", "PATCH"):
         body = await request.body()
         if b"\x00" in body or b"\\u0000" in body:
-            raise InvalidInput("text must not contain NUL (\\u0000) characters",
-                               key="errors.nul_character")
+            raise InvalidInput(
+                "text must not contain NUL (\\u0000) characters", key="errors.nul_character"
+            )
 
 
 def require(permission: str) -> Callable[..., Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from hotline.cli import audit, db, keys, serve, simulate, staff, user
+from hotline.cli import audit, db, keys, serve, simulate, staff, stats, user
+from hotline.cli import load as load_command
 
 app = typer.Typer(
     name="hotline",
@@ -18,10 +19,14 @@ app.command(
     "simulate", help="Simulate traffic through the routing engine (KPIs with 95 % CIs over seeds)."
 )(simulate.simulate)
 app.command("staff", help="Agents needed per interval (Erlang C / Erlang A).")(staff.staff)
+app.command("load", help="Drive a running hotline with simulated agents and callers over HTTP.")(
+    load_command.load
+)
 app.add_typer(db.app, name="db", help="Database schema: upgrade, check, downgrade.")
 app.add_typer(user.app, name="user", help="User accounts: create, disable, grant roles.")
 app.add_typer(audit.app, name="audit", help="The tamper-evident audit log: verify, checkpoint.")
 app.add_typer(keys.app, name="keys", help="Encryption keys: rotate the master and data keys.")
+app.add_typer(stats.app, name="stats", help="Interval statistics: rebuild from contact history.")
 
 
 if __name__ == "__main__":

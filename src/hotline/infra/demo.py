@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotline.core.context import system_actor
+from hotline.domains.calendars import actions as calendars
 from hotline.domains.identity import actions
 from hotline.domains.identity.model import OrgUnitKind
 from hotline.domains.routing import actions as routing
@@ -205,6 +206,7 @@ def seed(rt: Runtime) -> list[DemoUser]:
             )
             actions.grant_role(tx, user_id=user.id, role=role, org_unit_id=units[scope])
     seed_routing(rt)
+    seed_calendars(rt)
     return [DemoUser(u[0], u[3], DEMO_PASSWORD) for u in USERS]
 
 
@@ -261,3 +263,98 @@ def seed_routing(rt: Runtime) -> None:
                 )
 
     rt.routing.execute(system_actor("demo"), configure)
+
+
+# Office hours (营业时间): weekdays 08:30–18:00, Saturday mornings, closed on New Year's Day.
+# Attached to no entry point: the 96266 lines run 24/7, and a closed entry point finishes
+# arrivals as `closed` (an e-mail would go unanswered; the load driver counts them as lost).
+OFFICE_HOURS: dict[str, Any] = {
+    "code": "office-hours",
+    "name": "工作日营业时间",
+    "timezone": "Asia/Shanghai",
+    "weekly": {
+        **{day: [["08:30", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+        "sat": [["09:00", "12:00"]],
+    },
+    "overrides": [{"date": "2027-01-01", "hours": [], "note": "元旦"}],
+}
+
+
+def seed_calendars(rt: Runtime) -> None:
+    """The demo business calendar (once)."""
+    with rt.db.transaction(actor=system_actor("demo")) as tx:
+        if tx.calendars.calendar_by_code(OFFICE_HOURS["code"]) is None:
+            calendars.create_calendar(tx, **OFFICE_HOURS)
+
+
+# --- simulated traffic (`hotline demo`, `hotline load`, the end-to-end benchmark) ------------
+SIM_AGENT_PREFIX = "sim-agent"
+SIM_GATEWAY = "sim-gateway"  # the simulated callers arrive through this gateway account
+SIM_MONITOR = "sim-monitor"  # reads contacts back for the load run's lost check
+# Every simulated agent can take every demo queue, so no contact waits for a missing skill.
+SIM_SKILLS = {"fault_repair": 6, "billing": 6, "new_install": 6, "complaint": 6}
+SIM_CAPACITY = {"chat": 2, "sms": 2, "email": 2, "social": 1, "work_item": 1}
+
+
+@dataclass(frozen=True)
+class SimUsers:
+    agents: tuple[str, ...]
+    gateway: str
+    monitor: str
+    password: str
+
+
+def sim_agent_names(count: int) -> tuple[str, ...]:
+    return tuple(f"{SIM_AGENT_PREFIX}{i:03d}" for i in range(1, count + 1))
+
+
+def seed_simulated(
+    rt: Runtime, agents: int = 20, *, capacity: dict[str, int] | None = None
+) -> SimUsers:
+    """Users for the load driver: `agents` plain agents (alternately in team-a and team-b)
+    with profiles for every demo queue, a gateway and a monitor (qa). Needs `seed` first.
+    Creates only what is missing; profiles already set are kept."""
+    policy = rt.policy()
+    names = sim_agent_names(agents)
+    with rt.db.transaction(actor=system_actor("demo")) as tx:
+        unit = {c: tx.identity.org_unit_by_code(c) for c in ("team-a", "team-b", "cs-center")}
+        wanted = [(n, "agent", "team-a" if i % 2 == 0 else "team-b") for i, n in enumerate(names)]
+        wanted += [(SIM_GATEWAY, "channel_gateway", "cs-center"), (SIM_MONITOR, "qa", "cs-center")]
+        for username, role, home in wanted:
+            if tx.identity.user_by_username(username) is not None:
+                continue
+            home_unit = unit[home]
+            assert home_unit is not None, "run demo.seed first"
+            user = actions.create_user(
+                tx,
+                policy,
+                username=username,
+                display_name=f"模拟 {username}",
+                org_unit_id=home_unit.id,
+                password=DEMO_PASSWORD,
+                must_change_password=False,
+            )
+            actions.grant_role(tx, user_id=user.id, role=role, org_unit_id=home_unit.id)
+    with rt.db.read() as conn:
+        store = SqlRoutingStore(conn)
+        identity = SqlIdentityStore(conn)
+        missing = []
+        for n in names:
+            sim = identity.user_by_username(n)
+            if sim is not None and store.agent_profile(sim.id) is None:
+                missing.append(sim.id)
+
+    def configure(tx: Tx, engine: RoutingEngine) -> None:
+        for user_id in missing:
+            routing.set_agent_profile(
+                tx,
+                engine,
+                user_id=user_id,
+                skills=SIM_SKILLS,
+                capacity=capacity or SIM_CAPACITY,
+                group=None,
+            )
+
+    if missing:
+        rt.routing.execute(system_actor("demo"), configure)
+    return SimUsers(names, SIM_GATEWAY, SIM_MONITOR, DEMO_PASSWORD)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from hotline.core.clock import Clock, SystemClock
 from hotline.domains.identity.model import PasswordPolicy
 from hotline.domains.identity.queries import effective_policy
+from hotline.domains.stats.model import StatsConfig
 from hotline.infra.crypto import keyfile
 from hotline.infra.crypto.envelope import FieldCipher
 from hotline.infra.db import migrate
@@ -17,6 +18,7 @@ from hotline.infra.db.database import Database
 from hotline.infra.db.engine import make_engine
 from hotline.infra.db.stores.identity import SqlIdentityStore
 from hotline.infra.events.notifier import Notifier
+from hotline.infra.events.stream import OutboxTail
 from hotline.infra.routing.service import RoutingService
 from hotline.settings import Settings
 
@@ -31,6 +33,8 @@ class Runtime:
     clock: Clock
     # The process's routing engine; it rebuilds from the database on first use (or start()).
     routing: RoutingService
+    # The one reader of the event log that every live stream of this process shares.
+    outbox_tail: OutboxTail
 
     def default_policy(self) -> PasswordPolicy:
         s = self.settings
@@ -71,9 +75,10 @@ def build_runtime(
     with engine.begin() as conn:
         cipher.load(conn, clock=clock)
     notifier = Notifier()
-    db = Database(engine, clock=clock, cipher=cipher, notifier=notifier)
-    routing = RoutingService(db, clock=clock)
-    return Runtime(settings, engine, db, cipher, notifier, clock, routing)
+    stats_config = StatsConfig(settings.stats_interval_minutes, settings.stats_timezone)
+    db = Database(engine, clock=clock, cipher=cipher, notifier=notifier, stats_config=stats_config)
+    routing = RoutingService(db, clock=clock, node_url=settings.advertised_url)
+    return Runtime(settings, engine, db, cipher, notifier, clock, routing, OutboxTail(db, notifier))
 
 
 def replace_settings(rt: Runtime, **changes: object) -> Runtime:

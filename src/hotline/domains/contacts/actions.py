@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.core.ids import new_id
+from hotline.domains.calendars.model import CLOSED_CHANNELS
 from hotline.domains.contacts.events import contact_event
 from hotline.domains.contacts.model import (
     AREA_MAX,
@@ -33,6 +34,7 @@ from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.model import AgentState, Channel, validate_priority
 from hotline.domains.routing.ports import RoutingTx
 from hotline.domains.routing.queries import access_queue, engine_knows
+from hotline.domains.stats import actions as stats_actions
 
 
 def _history(tx: RoutingTx, row: ContactRecord, kind: str, **data: object) -> None:
@@ -44,6 +46,7 @@ def _history(tx: RoutingTx, row: ContactRecord, kind: str, **data: object) -> No
         agent_id=row.agent_id,
         data=data,
     )
+    stats_actions.count_history(tx, [entry])  # interval statistics (ADR 0008)
     tx.contacts.append_history([entry])
     tx.emit(contact_event(entry, org_unit_path=row.org_unit_path))
 
@@ -64,7 +67,9 @@ def arrive(
 ) -> ContactRecord:
     """A contact arrives at an entry point (`address` on `channel`: the dialled 96266, a chat
     widget, a mailbox). It is queued in the entry point's queue at once, or, with `to_ivr`
-    (voice, for the media engine), held in the IVR until `enqueue` is called.
+    (voice, for the media engine), held in the IVR until `enqueue` is called. A call or chat
+    outside the entry point's business hours is recorded and finished at once as `closed`;
+    messages are queued whatever the hour.
 
     Needs `contact:route` over the queue's unit (channel gateways, the media engine). The
     caller's address is stored encrypted with a blind index; `priority` adds to the entry
@@ -137,8 +142,32 @@ def arrive(
         },
         sensitive=("caller",),
     )
-    if not to_ivr:
-        record(tx, engine, engine.enqueue(queue.id, channel, contact_id=row.id, priority=total))
+    calendar = (
+        tx.calendars.calendar(entry.calendar_id)
+        if entry.calendar_id and channel in CLOSED_CHANNELS
+        else None
+    )
+    if calendar is not None and not calendar.hours.is_open(now):
+        # A call or chat outside business hours: recorded (reports count it), never queued.
+        # The IVR plays the closed message; a chat widget shows when it opens.
+        opens = calendar.hours.next_change(now)
+        tx.contacts.update_contact(
+            row.id, status=Lifecycle.closed.value, finished_at=now, updated_at=now
+        )
+        _history(
+            tx,
+            row,
+            "closed",
+            calendar_id=calendar.id,
+            opens_at=None if opens is None else opens.isoformat(),
+        )
+    elif not to_ivr:
+        record(
+            tx,
+            engine,
+            engine.enqueue(queue.id, channel, contact_id=row.id, priority=total),
+            known=[row],
+        )
     return contact_record(tx, row.id)
 
 
@@ -184,9 +213,9 @@ def abandon(tx: RoutingTx, engine: RoutingEngine, *, contact_id: str) -> Contact
         )
         _history(tx, row, "abandoned", wait_seconds=0.0, in_ivr=True)
     elif row.status is Lifecycle.connected:
-        record(tx, engine, engine.end_contact(row.id))
+        record(tx, engine, engine.end_contact(row.id), known=[row])
     elif row.status in IN_ENGINE:
-        record(tx, engine, engine.abandon(row.id))
+        record(tx, engine, engine.abandon(row.id), known=[row])
     else:
         raise Conflict(
             f"contact is {row.status.value} already",
@@ -207,7 +236,7 @@ def request_callback(tx: RoutingTx, engine: RoutingEngine, *, contact_id: str) -
             key="errors.contact.callback_not_waiting",
             params={"status": row.status.value},
         )
-    record(tx, engine, engine.request_callback(row.id))
+    record(tx, engine, engine.request_callback(row.id), known=[row])
     tx.audit("contact.callback", "contact", row.id, org_unit_path=row.org_unit_path)
     return contact_record(tx, row.id)
 
@@ -221,7 +250,7 @@ def _agent_id(tx: RoutingTx) -> str:
 def accept(tx: RoutingTx, engine: RoutingEngine, *, contact_id: str) -> ContactRecord:
     """Accept the contact offered to oneself: it is connected, the agent busy."""
     row = handled_contact(tx.contacts, tx.actor, contact_id)
-    record(tx, engine, engine.accept(row.id, _agent_id(tx)))
+    record(tx, engine, engine.accept(row.id, _agent_id(tx)), known=[row])
     tx.audit("contact.accept", "contact", row.id, org_unit_path=row.org_unit_path)
     return contact_record(tx, row.id)
 
@@ -230,7 +259,7 @@ def decline(tx: RoutingTx, engine: RoutingEngine, *, contact_id: str) -> Contact
     """Decline the offer: the contact goes back to its place in line; the agent goes not
     ready (missed), or will once its other work is done."""
     row = handled_contact(tx.contacts, tx.actor, contact_id)
-    record(tx, engine, engine.decline(row.id, _agent_id(tx)))
+    record(tx, engine, engine.decline(row.id, _agent_id(tx)), known=[row])
     tx.audit("contact.decline", "contact", row.id, org_unit_path=row.org_unit_path)
     return contact_record(tx, row.id)
 
@@ -245,7 +274,7 @@ def end(tx: RoutingTx, engine: RoutingEngine, *, contact_id: str) -> ContactReco
             key="errors.routing.not_connected",
             params={"status": row.status.value},
         )
-    record(tx, engine, engine.end_contact(row.id))
+    record(tx, engine, engine.end_contact(row.id), known=[row])
     tx.audit("contact.end", "contact", row.id, org_unit_path=row.org_unit_path)
     return contact_record(tx, row.id)
 
@@ -303,7 +332,8 @@ def wrap_up(
         and engine.agent(agent_id).state is AgentState.wrap_up
         and not tx.contacts.contacts_of_agent(agent_id, (Lifecycle.wrap_up,))
     ):
-        record(tx, engine, engine.finish_wrap_up(agent_id))
+        # None left in wrap-up (just read): `record` need not read them again.
+        record(tx, engine, engine.finish_wrap_up(agent_id), wrap_up_of={agent_id: []})
     return contact_record(tx, row.id)
 
 
@@ -339,7 +369,7 @@ def transfer(
                 "no such agent logged in", key="errors.routing.agent_not_found", field="agent_id"
             )
         events = engine.transfer_to_agent(row.id, agent_id)
-    record(tx, engine, events)
+    record(tx, engine, events, known=[row])
     tx.audit(
         "contact.transfer",
         "contact",
@@ -369,7 +399,7 @@ def move(
             key="errors.contact.not_waiting",
             params={"status": row.status.value},
         )
-    record(tx, engine, engine.move_to_queue(row.id, target.id, keep_place=keep_place))
+    record(tx, engine, engine.move_to_queue(row.id, target.id, keep_place=keep_place), known=[row])
     tx.audit(
         "contact.move",
         "contact",
@@ -394,7 +424,7 @@ def change_priority(
             params={"status": row.status.value},
         )
     validate_priority(priority)
-    record(tx, engine, engine.change_priority(row.id, priority))
+    record(tx, engine, engine.change_priority(row.id, priority), known=[row])
     tx.audit(
         "contact.priority",
         "contact",

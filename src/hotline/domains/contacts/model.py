@@ -3,6 +3,7 @@
 A contact's lifecycle (R-B2 "客户来电-呼叫中心接听-客服人员处理-…"):
 
     arrived → in_ivr → queued → offered → connected → wrap_up → ended | called_back
+       └→ closed (outside the entry point's business hours: never queued)
                          ↑  └──────── abandoned | overflowed (left before being served)
                          └── transferred (back in line after a transfer, until offered again)
 
@@ -61,6 +62,7 @@ class Lifecycle(enum.StrEnum):
     overflowed = "overflowed"  # max wait reached: left the queue for voicemail or a message
     transferred = "transferred"  # waiting again after a transfer
     called_back = "called_back"  # a callback that was served
+    closed = "closed"  # arrived outside its entry point's business hours (营业时间)
 
 
 # The statuses the routing engine holds; the rest are before or after routing.
@@ -68,7 +70,13 @@ IN_ENGINE: frozenset[Lifecycle] = frozenset(
     {Lifecycle.queued, Lifecycle.transferred, Lifecycle.offered, Lifecycle.connected}
 )
 FINISHED: frozenset[Lifecycle] = frozenset(
-    {Lifecycle.ended, Lifecycle.abandoned, Lifecycle.overflowed, Lifecycle.called_back}
+    {
+        Lifecycle.ended,
+        Lifecycle.abandoned,
+        Lifecycle.overflowed,
+        Lifecycle.called_back,
+        Lifecycle.closed,
+    }
 )
 
 

@@ -134,6 +134,14 @@ def get_contact(tx: ContactsTx, contact_id: str, *, reveal: bool = True) -> Cont
     return contact_view(tx, row, reveal=reveal, via="get", history=history)
 
 
+def get_my_contact(tx: ContactsTx, contact_id: str) -> ContactView:
+    """A contact offered to, connected with or last handled by the actor (an agent), with its
+    history: what the agent desktop shows without `contact:read` over the queue."""
+    row = handled_contact(tx.contacts, tx.actor, contact_id)
+    history = tx.contacts.history(row.id, limit=HISTORY_MAX)
+    return contact_view(tx, row, reveal=True, via="desk", history=history)
+
+
 def work_of(store: ContactStore, agent_id: str, decrypt: Decrypt) -> tuple[ContactView, ...]:
     """An agent's offers, conversations and contacts awaiting a wrap-up code (masked)."""
     rows = store.contacts_of_agent(agent_id, WORK)

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hotline.core.tx import UnitOfWork
 from hotline.domains.identity.model import ApiToken, OrgUnit, RoleGrant, Session, User
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The owner of a session or API token, as authentication needs them."""
+
+    user: User
+    home_org_unit_path: str | None
+    grants: tuple[RoleGrant, ...]
 
 
 class IdentityStore(Protocol):
@@ -53,6 +63,9 @@ class IdentityStore(Protocol):
     def revoke_token(self, token_id: str, at: dt.datetime) -> None: ...
     def revoke_tokens_of(self, user_id: str, at: dt.datetime) -> int: ...
     def touch_token(self, token_id: str, at: dt.datetime) -> None: ...
+    # Authentication on every request: credential, user, home unit and grants in one read.
+    def token_holder(self, token_hash: str) -> tuple[ApiToken, Holder | None] | None: ...
+    def session_holder(self, token_hash: str) -> tuple[Session, Holder | None] | None: ...
 
     # policy
     def policy_overrides(self) -> dict[str, Any]: ...

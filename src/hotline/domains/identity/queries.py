@@ -22,7 +22,7 @@ from hotline.domains.identity.model import (
     UserStatus,
     session_expired,
 )
-from hotline.domains.identity.ports import IdentityStore
+from hotline.domains.identity.ports import Holder, IdentityStore
 
 
 def access_org_unit(
@@ -113,8 +113,28 @@ def actor_for(
     mfa_ok: bool = True,
 ) -> Actor:
     """Build the Actor of a signed-in user from their grants."""
-    grants = store.grants_of(user.id)
     unit = store.org_unit(user.org_unit_id)
+    holder = Holder(user, unit.path if unit else None, tuple(store.grants_of(user.id)))
+    return _actor(
+        holder,
+        ip=ip,
+        session_id=session_id,
+        token_id=token_id,
+        token_scopes=token_scopes,
+        mfa_ok=mfa_ok,
+    )
+
+
+def _actor(
+    holder: Holder,
+    *,
+    ip: str | None,
+    session_id: str | None = None,
+    token_id: str | None = None,
+    token_scopes: frozenset[str] | None = None,
+    mfa_ok: bool = True,
+) -> Actor:
+    user, grants = holder.user, holder.grants
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -127,39 +147,61 @@ def actor_for(
         session_id=session_id,
         token_id=token_id,
         token_scopes=token_scopes,
-        home_org_unit_path=unit.path if unit else None,
+        home_org_unit_path=holder.home_org_unit_path,
         roles=frozenset(g.role for g in grants),
     )
 
 
+def _active(holder: Holder | None) -> Holder:
+    if holder is None or holder.user.status is not UserStatus.active:
+        raise Unauthenticated("account disabled", key="errors.account_disabled")
+    return holder
+
+
 def resolve_session(
-    store: IdentityStore, token_hash: str, policy: PasswordPolicy, *, now: dt.datetime
-) -> tuple[User, str, bool, bool]:
-    """(user, session id, mfa passed, needs touch) for a live session token, else 401."""
-    session = store.session_by_token_hash(token_hash)
-    if session is None or session_expired(session, policy, now):
+    store: IdentityStore,
+    token_hash: str,
+    policy: PasswordPolicy,
+    *,
+    now: dt.datetime,
+    ip: str | None,
+) -> tuple[Actor, str, bool]:
+    """(actor, session id, needs touch) for a live session token of an active user, else 401.
+
+    Read afresh on every request (one query), so an ended session or a disabled user stops
+    at once. Until a temporary password is changed (and TOTP enrolled where required), the
+    session can do nothing but that: the actor has no grants at all.
+    """
+    found = store.session_holder(token_hash)
+    if found is None or session_expired(found[0], policy, now):
         raise Unauthenticated(
             "session expired or unknown; sign in again", key="errors.session_expired"
         )
-    user = store.user(session.user_id)
-    if user is None or user.status is not UserStatus.active:
-        raise Unauthenticated("account disabled", key="errors.account_disabled")
+    session, holder = found[0], _active(found[1])
     stale = (now - session.last_seen_at).total_seconds() > 30
-    return user, session.id, session.mfa_passed, stale
+    mfa_ok = session.mfa_passed and not holder.user.must_change_password
+    actor = _actor(holder, ip=ip, session_id=session.id, mfa_ok=mfa_ok)
+    return actor, session.id, stale
 
 
 def resolve_token(
-    store: IdentityStore, token_hash: str, *, now: dt.datetime
-) -> tuple[User, str, frozenset[str], bool]:
-    token = store.token_by_hash(token_hash)
+    store: IdentityStore, token_hash: str, *, now: dt.datetime, ip: str | None
+) -> tuple[Actor, str, bool]:
+    """(actor, token id, needs touch) for a live API token of an active user, else 401.
+
+    Read afresh on every request (one query), so a revoked token or a disabled user stops
+    at once.
+    """
+    found = store.token_holder(token_hash)
+    token = found[0] if found is not None else None
     if (
-        token is None
+        found is None
+        or token is None
         or token.revoked_at is not None
         or (token.expires_at is not None and token.expires_at <= now)
     ):
         raise Unauthenticated("API token unknown, expired or revoked", key="errors.token_invalid")
-    user = store.user(token.user_id)
-    if user is None or user.status is not UserStatus.active:
-        raise Unauthenticated("account disabled", key="errors.account_disabled")
+    holder = _active(found[1])
     stale = token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60
-    return user, token.id, frozenset(token.scopes), stale
+    actor = _actor(holder, ip=ip, token_id=token.id, token_scopes=frozenset(token.scopes))
+    return actor, token.id, stale

@@ -14,6 +14,7 @@ outbox events all commit together, or not at all.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -65,6 +66,7 @@ from hotline.domains.routing.queries import (
     engine_has_queue,
     engine_knows,
 )
+from hotline.domains.stats import actions as stats_actions
 
 # Keys of engine-wide values in the routing flags table.
 FLAG_INCIDENT = "incident"
@@ -178,7 +180,14 @@ def _routing_columns(view: Contact) -> dict[str, Any]:
     }
 
 
-def record(tx: RoutingTx, engine: RoutingEngine, events: Sequence[EngineEvent]) -> None:
+def record(
+    tx: RoutingTx,
+    engine: RoutingEngine,
+    events: Sequence[EngineEvent],
+    *,
+    known: Sequence[ContactRecord] = (),
+    wrap_up_of: Mapping[str, Sequence[ContactRecord]] | None = None,
+) -> None:
     """Persist what one or more engine calls reported, in the caller's transaction.
 
     Affected agents and contacts are written as the engine now holds them (so a rebuild from
@@ -187,6 +196,10 @@ def record(tx: RoutingTx, engine: RoutingEngine, events: Sequence[EngineEvent]) 
     state, pending not-ready and seat change becomes a state log row and an `agent.*` event
     (`agent:supervise` in the agent's unit, addressed to the agent). A contact whose agent
     moves on from its work without coding it is finished without a wrap-up code.
+
+    `known`: contact rows the caller holds as they now stand in the database (read or written
+    in this transaction); they are not read again. `wrap_up_of`: likewise, the contacts an
+    agent has in wrap-up, as the caller just read them.
     """
     if not events:
         return
@@ -362,7 +375,9 @@ def record(tx: RoutingTx, engine: RoutingEngine, events: Sequence[EngineEvent]) 
         # QueueRemoved: the caller deletes the queue's rows.
 
     # Contacts: as the engine holds them now, or their final state if they left it.
-    rows = tx.contacts.contacts_by_ids(list(contacts))
+    rows = {r.id: r for r in known if r.id in contacts}
+    if len(rows) < len(contacts):
+        rows.update(tx.contacts.contacts_by_ids([c for c in contacts if c not in rows]))
     queue_of: dict[str, str | None] = {}
     for cid in contacts:
         row = rows.get(cid)
@@ -405,7 +420,12 @@ def record(tx: RoutingTx, engine: RoutingEngine, events: Sequence[EngineEvent]) 
 
     # Contacts left in wrap-up by an agent who moved on are finished, uncoded.
     for aid, at in released.items():
-        for c in tx.contacts.contacts_of_agent(aid, (Lifecycle.wrap_up,)):
+        in_wrap_up = (
+            wrap_up_of[aid]
+            if wrap_up_of is not None and aid in wrap_up_of
+            else tx.contacts.contacts_of_agent(aid, (Lifecycle.wrap_up,))
+        )
+        for c in in_wrap_up:
             final = finished_status(c.callback)
             tx.contacts.update_contact(c.id, status=final.value, finished_at=at, updated_at=now)
             history.append(
@@ -430,6 +450,8 @@ def record(tx: RoutingTx, engine: RoutingEngine, events: Sequence[EngineEvent]) 
         )
         for h in history
     ]
+    # Interval statistics count these entries in this transaction (ADR 0008).
+    entries = stats_actions.count_history(tx, entries, engine=engine)
     tx.contacts.append_history(entries)
     if log:
         tx.routing.append_state_log(log)
@@ -446,7 +468,15 @@ def record(tx: RoutingTx, engine: RoutingEngine, events: Sequence[EngineEvent]) 
     if groups_changed:
         tx.routing.set_flag(FLAG_GROUPS, sorted(engine.active_groups), now)
 
-    paths = tx.routing.queue_paths({h.queue_id for h in entries if h.queue_id})
+    # A contact row carries its queue's unit path: look up only the queues it does not give.
+    wanted = {h.queue_id for h in entries if h.queue_id}
+    paths = {
+        r.queue_id: r.org_unit_path
+        for r in rows.values()
+        if r.queue_id in wanted and r.org_unit_path is not None
+    }
+    if len(paths) < len(wanted):
+        paths.update(tx.routing.queue_paths(wanted - paths.keys()))
     for h in entries:
         tx.emit(contact_event(h, org_unit_path=paths.get(h.queue_id or "")))
     user_paths = tx.routing.user_paths({a for a, _, _ in agent_events})
@@ -675,6 +705,20 @@ def update_queue(
 
 
 # --- entry points ----------------------------------------------------------------------------
+class Keep(enum.Enum):
+    """A parameter's "leave it as it is" (where None is a value: no calendar)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+def _check_calendar(tx: RoutingTx, calendar_id: str | None) -> None:
+    if calendar_id is not None and tx.calendars.calendar(calendar_id) is None:
+        raise NotFound("no such calendar", key="errors.calendar.not_found", field="calendar_id")
+
+
 def create_entry_point(
     tx: RoutingTx,
     *,
@@ -683,9 +727,11 @@ def create_entry_point(
     name: str,
     queue_id: str,
     priority: int = 0,
+    calendar_id: str | None = None,
 ) -> EntryPoint:
     """Route contacts arriving at `address` on `channel` (e.g. voice 96266) to a queue the
-    actor manages; `priority` is added to theirs."""
+    actor manages; `priority` is added to theirs; `calendar_id` sets its business hours
+    (none: always open)."""
     queue = access_queue(tx.routing, tx.actor, queue_id, "queue:manage")
     channel = Channel(channel)
     if channel not in queue.config.channels:
@@ -702,8 +748,11 @@ def create_entry_point(
             key="errors.routing.entry_point_exists",
             field="address",
         )
+    _check_calendar(tx, calendar_id)
     now = tx.clock.now()
-    entry = EntryPoint(new_id(), channel, address, name, queue.id, priority, True, now, now)
+    entry = EntryPoint(
+        new_id(), channel, address, name, queue.id, priority, True, now, now, calendar_id
+    )
     tx.routing.insert_entry_point(entry)
     tx.audit(
         "entry_point.create",
@@ -716,6 +765,7 @@ def create_entry_point(
             "name": name,
             "queue_id": queue.id,
             "priority": priority,
+            "calendar_id": calendar_id,
         },
     )
     tx.emit(
@@ -734,8 +784,10 @@ def update_entry_point(
     queue_id: str | None = None,
     priority: int | None = None,
     active: bool | None = None,
+    calendar_id: str | Keep | None = KEEP,
 ) -> EntryPoint:
-    """Change where an entry point routes, its name, priority or whether it takes contacts."""
+    """Change where an entry point routes, its name, priority, business hours (`calendar_id`
+    None: always open) or whether it takes contacts."""
     entry = tx.routing.entry_point(entry_point_id)
     tx.actor.require("queue:manage")
     if entry is None:
@@ -757,6 +809,9 @@ def update_entry_point(
         changes["priority"] = validate_priority(priority)
     if active is not None and active != entry.active:
         changes["active"] = active
+    if not isinstance(calendar_id, Keep) and calendar_id != entry.calendar_id:
+        _check_calendar(tx, calendar_id)
+        changes["calendar_id"] = calendar_id
     if not changes:
         return entry
     now = tx.clock.now()

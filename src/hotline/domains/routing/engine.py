@@ -22,7 +22,12 @@ Indexes, so that a decision does not scan agents (its cost hardly depends on the
 - per queue, channel and stage, a sorted run of waiting contacts ordered by (effective
   priority, enqueue time, seq). Linear ageing keeps that order fixed over time: priority
   p + r·(now − t0) ranks like p − r·t0, so the key never changes while the contact waits.
-- one timer heap for offer deadlines, wrap-up ends, overflow steps and max waits.
+- one timer heap for overflow steps and max waits (and anything out of order). Offer deadlines
+  and wrap-up ends are now + a fixed duration, so they arrive in time order: they go to a FIFO
+  per duration (an append, where a heap push pays O(log n)), and `tick` moves the due ones that
+  are still live into the heap before processing it, so timers fire in exactly the heap's
+  order. Most of them die young (an offer accepted, a wrap-up ended early): they are dropped
+  when due, or when a FIFO outgrows what can be live, without ever entering the heap.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import heapq
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -72,6 +78,7 @@ _US: Final = dt.timedelta(microseconds=1)
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 _insort = bisect.insort
+_LEGAL: Final = dict(LEGAL_TRANSITIONS)  # a plain dict: faster than the read-only proxy
 
 _READY: Final = AgentState.ready
 _NOT_READY: Final = AgentState.not_ready
@@ -88,6 +95,19 @@ _T_OFFER: Final = 0
 _T_WRAP: Final = 1
 _T_STAGE: Final = 2
 _T_MAXWAIT: Final = 3
+
+# Hot events are built with the faster constructors (same objects; see events.builder).
+_AgentStateChanged: Final = ev.builder(ev.AgentStateChanged)
+_AgentNotReadyPending: Final = ev.builder(ev.AgentNotReadyPending)
+_ContactQueued: Final = ev.builder(ev.ContactQueued)
+_ContactOffered: Final = ev.builder(ev.ContactOffered)
+_ContactConnected: Final = ev.builder(ev.ContactConnected)
+_ContactEnded: Final = ev.builder(ev.ContactEnded)
+_ContactAbandoned: Final = ev.builder(ev.ContactAbandoned)
+_OfferTimedOut: Final = ev.builder(ev.OfferTimedOut)
+_OfferDeclined: Final = ev.builder(ev.OfferDeclined)
+_ContactOverflowed: Final = ev.builder(ev.ContactOverflowed)
+_ContactMaxWaitExceeded: Final = ev.builder(ev.ContactMaxWaitExceeded)
 
 _STRATEGY_CODE: Final = {
     Strategy.longest_idle: 0,
@@ -152,6 +172,7 @@ class _Queue:
         "answered",
         "answered_in",
         "aruns",
+        "catch0",
         "cfg",
         "cheaps",
         "clive",
@@ -160,6 +181,7 @@ class _Queue:
         "max_wait_us",
         "members",
         "nstages",
+        "offer_fifo",
         "offer_td",
         "offer_us",
         "prio",
@@ -170,6 +192,7 @@ class _Queue:
         "sl_us",
         "strategy",
         "waiting",
+        "wrap_fifo",
         "wrap_us",
     )
 
@@ -179,6 +202,7 @@ class _Queue:
         n = cfg.stages
         self.nstages = n
         self.after_us = [_secs_to_us(s.after_seconds) for s in cfg.overflow]
+        self.catch0 = bool(self.after_us) and self.after_us[0] <= 0  # a step applies on arrival
         # Per stage: skill floors, groups activated, queues whose agents are added
         # (precomputed so that eligibility at login is cheap; same rule as model.is_eligible).
         self.req_at = [tuple(cfg.requirements_at(k).items()) for k in range(n)]
@@ -213,6 +237,9 @@ class _Queue:
         self.abandoned_after = st.abandoned_after_target
         self.rr = st.rr_counter
         self.rr_last: dict[str, int] = dict(st.rr_last)
+        # The engine's timer runs for offer deadlines and wrap-up ends (set by _install_queue).
+        self.offer_fifo: deque[_Timer] = deque()
+        self.wrap_fifo: deque[_Timer] = deque()
 
     def state(self) -> QueueState:
         return QueueState(
@@ -365,6 +392,8 @@ class RoutingEngine:
         self._incident = False
         self._incident_note: str | None = None
         self._timers: list[_Timer] = []
+        self._fifos: dict[int, deque[_Timer]] = {}  # offer and wrap-up timers by duration
+        self._fifo_cap = 1024  # compact a FIFO beyond this length (see _compact_fifo)
         self._seq = 0
         self._offer_seq = 0
         self._waiting = 0
@@ -527,7 +556,7 @@ class RoutingEngine:
             self._defer.append((a, a.version))
         else:
             a.pending = None
-            self._ev.append(ev.AgentNotReadyPending(self._at, a.id, None))
+            self._ev.append(_AgentNotReadyPending(self._at, a.id, None))
             self._index(a)
         self._da.append(a)
         return self._finish()
@@ -550,7 +579,7 @@ class RoutingEngine:
                 return []
             self._begin()
             a.pending = reason
-            self._ev.append(ev.AgentNotReadyPending(self._at, a.id, reason))
+            self._ev.append(_AgentNotReadyPending(self._at, a.id, reason))
         else:
             if st is _NOT_READY and a.reason == reason:
                 return []
@@ -694,8 +723,8 @@ class RoutingEngine:
         self._seq += 1
         c = _Contact(cid, ch, queue_id, priority, now, now, bool(callback), self._seq)
         self._contacts[cid] = c
-        self._ev.append(ev.ContactQueued(self._at, cid, queue_id, ch, priority, c.callback, c.seq))
-        if q.cfg.overflow and q.after_us[0] <= 0:
+        self._ev.append(_ContactQueued(self._at, cid, queue_id, ch, priority, c.callback, c.seq))
+        if q.catch0:
             self._catch_up(c, q)  # a step after 0 s applies on arrival
         a = self._find_agent(c, q)
         if a is not None:
@@ -707,13 +736,16 @@ class RoutingEngine:
 
     def accept(self, contact_id: str, agent_id: str) -> list[EngineEvent]:
         """The agent accepts its offer: the contact is connected, the agent busy."""
-        c = self._contact(contact_id)
+        c = self._contacts.get(contact_id)
+        if c is None:
+            raise _not_found("contact", contact_id)
         if c.status is not _OFFERED or c.agent != agent_id:
             raise self._not_offered(c, agent_id)
         a = self._agents[agent_id]
         q = self._queues[c.queue]
         self._begin()
         now = self._now_us
+        at = self._at
         c.status = _CONNECTED
         c.connected_us = now
         c.deadline_us = None
@@ -721,12 +753,14 @@ class RoutingEngine:
         q.answered += 1
         if now - c.entered_us <= q.sl_us:
             q.answered_in += 1
-        self._ev.append(
-            ev.ContactConnected(self._at, c.id, a.id, q.id, (now - c.enq_us) / 1_000_000)
-        )
-        if a.state is _RESERVED:
-            self._set_state(a, _BUSY, None)
-        return self._ev
+        events = self._ev
+        events.append(_ContactConnected(at, contact_id, agent_id, q.id, (now - c.enq_us) / 1e6))
+        if a.state is _RESERVED:  # reserved -> busy is always legal
+            a.state = _BUSY
+            a.since_us = now
+            a.reason = None
+            events.append(_AgentStateChanged(at, agent_id, _RESERVED, _BUSY, None, None))
+        return events
 
     def decline(self, contact_id: str, agent_id: str) -> list[EngineEvent]:
         """The agent declines: the contact goes back to its place in line (its original
@@ -741,7 +775,9 @@ class RoutingEngine:
     def end_contact(self, contact_id: str) -> list[EngineEvent]:
         """A connected contact ends. With no other work the agent goes to wrap-up for at most
         the queue's wrap-up time (or straight to ready if that time is 0)."""
-        c = self._contact(contact_id)
+        c = self._contacts.get(contact_id)
+        if c is None:
+            raise _not_found("contact", contact_id)
         if c.status is not _CONNECTED or c.agent is None or c.connected_us is None:
             raise Conflict(
                 f"contact {contact_id!r} is {c.status.value}, not connected; "
@@ -754,7 +790,7 @@ class RoutingEngine:
         self._begin()
         handled = self._now_us - c.connected_us
         a.handled_us += handled
-        self._ev.append(ev.ContactEnded(self._at, c.id, a.id, q.id, handled / 1_000_000))
+        self._ev.append(_ContactEnded(self._at, c.id, a.id, q.id, handled / 1_000_000))
         self._release(a, c)
         del self._contacts[c.id]
         self._after_work(a, q)
@@ -780,7 +816,7 @@ class RoutingEngine:
         if now - c.entered_us > q.sl_us:
             q.abandoned_after += 1
         del self._contacts[c.id]
-        self._ev.append(ev.ContactAbandoned(self._at, c.id, q.id, (now - c.enq_us) / 1_000_000))
+        self._ev.append(_ContactAbandoned(self._at, c.id, q.id, (now - c.enq_us) / 1_000_000))
         return self._finish()
 
     def move_to_queue(
@@ -939,6 +975,12 @@ class RoutingEngine:
             self._dc.extend(self._waiting_contacts())
         timers = self._timers
         contacts = self._contacts
+        live = self._timer_live
+        for fifo in self._fifos.values():
+            while fifo and fifo[0][0] <= now_us:
+                t = fifo.popleft()
+                if live(t):
+                    _heappush(timers, t)
         while timers and timers[0][0] <= now_us:
             _, kind, oid, token = _heappop(timers)
             if kind == _T_OFFER:
@@ -1172,12 +1214,10 @@ class RoutingEngine:
             self._at = t
             self._now_us = (t - _EPOCH) // _US
         self._ev = []
-        # Reused when the last operation left them empty: one allocation less per call.
-        if self._da:
+        # Reused when the last operation left them empty (the usual case): no allocation.
+        if self._da or self._dc or self._defer:
             self._da = []
-        if self._dc:
             self._dc = []
-        if self._defer:
             self._defer = []
 
     def _finish(self) -> list[EngineEvent]:
@@ -1203,6 +1243,23 @@ class RoutingEngine:
                     if best is not None:
                         self._offer(c, best, q)
         return self._ev
+
+    def _timer_live(self, t: _Timer) -> bool:
+        """Whether an offer or wrap-up timer would still act (the same tests as `tick`)."""
+        _, kind, oid, token = t
+        if kind == _T_OFFER:
+            c = self._contacts.get(oid)
+            return c is not None and c.status is _OFFERED and c.offer_id == token
+        a = self._agents.get(oid)
+        return a is not None and a.state is _WRAP_UP and a.wrap_seq == token
+
+    def _compact_fifo(self, fifo: deque[_Timer]) -> None:
+        # At most one live timer per contact (its offer) and per agent (its wrap-up), so the
+        # cap keeps dead entries at most about half of a FIFO; amortised O(1) per append.
+        live = [t for t in fifo if self._timer_live(t)]
+        fifo.clear()
+        fifo.extend(live)
+        self._fifo_cap = 2 * (len(self._contacts) + len(self._agents)) + 1024
 
     @staticmethod
     def _rank(c: _Contact, q: _Queue, now_us: int) -> tuple[float, int, int]:
@@ -1265,6 +1322,9 @@ class RoutingEngine:
     def _install_queue(self, cfg: QueueConfig, state: QueueState | None) -> None:
         old = self._queues.get(cfg.id)
         q = _Queue(cfg, state)
+        fifos = self._fifos
+        q.offer_fifo = fifos.setdefault(q.offer_us, deque())
+        q.wrap_fifo = fifos.setdefault(q.wrap_us, deque())
         if old is not None:
             # The old heaps go away; contacts are re-added by _reindex_everything.
             self._waiting -= old.waiting
@@ -1360,17 +1420,21 @@ class RoutingEngine:
     def _index(self, a: _Agent) -> None:
         """Invalidate the agent's heap entries and push fresh ones if it can take work."""
         a.version += 1
-        chans = self._spare(a)
-        if not chans:
-            return
+        total = a.total
+        if a.state is _READY and not total and a.pending is None:
+            chans = a.chans  # the usual case, what _spare returns for it
+        else:
+            chans = self._spare(a)
+            if not chans:
+                return
         ver = a.version
         aid = a.id
-        total = a.total
         idle = a.idle_us
+        e0: _AEntry = (total, idle, 0, aid, ver, a)  # longest idle: one tuple for every queue
         for q, kmin, score in a.elig:
             s = q.strategy
             if s == 0:
-                entry: _AEntry = (total, idle, 0, aid, ver, a)
+                entry = e0
             elif s == 1:
                 entry = (-score, total, idle, aid, ver, a)
             elif s == 2:
@@ -1507,13 +1571,13 @@ class RoutingEngine:
         k = c.stage
         while k < q.nstages - 1 and q.after_us[k] <= waited:
             k += 1
-            self._ev.append(ev.ContactOverflowed(self._at, c.id, q.id, k, q.cfg.overflow[k - 1]))
+            self._ev.append(_ContactOverflowed(self._at, c.id, q.id, k, q.cfg.overflow[k - 1]))
         c.stage = k
 
     def _max_wait(self, c: _Contact, q: _Queue) -> None:
         waited = (self._now_us - c.enq_us) / 1_000_000
         action = q.cfg.max_wait_action
-        self._ev.append(ev.ContactMaxWaitExceeded(self._at, c.id, q.id, action, waited))
+        self._ev.append(_ContactMaxWaitExceeded(self._at, c.id, q.id, action, waited))
         if action is MaxWaitAction.callback:
             c.callback = True
             self._ev.append(ev.CallbackRequested(self._at, c.id, q.id))
@@ -1531,12 +1595,12 @@ class RoutingEngine:
         approved_by: str | None = None,
     ) -> None:
         old = a.state
-        if new not in LEGAL_TRANSITIONS[old]:
+        if new not in _LEGAL[old]:
             check_transition(old, new)
         a.state = new
         a.since_us = self._now_us
         a.reason = reason
-        self._ev.append(ev.AgentStateChanged(self._at, a.id, old, new, reason, approved_by))
+        self._ev.append(_AgentStateChanged(self._at, a.id, old, new, reason, approved_by))
 
     def _offer(self, c: _Contact, a: _Agent, q: _Queue) -> None:
         # The hottest path of the engine: kept flat on purpose.
@@ -1559,14 +1623,20 @@ class RoutingEngine:
         if q.strategy == 2:
             q.rr += 1
             q.rr_last[aid] = q.rr
-        _heappush(self._timers, (deadline, _T_OFFER, cid, oid))
+        fifo = q.offer_fifo
+        if fifo and deadline < fifo[-1][0]:  # the clock went back: keep the order in the heap
+            _heappush(self._timers, (deadline, _T_OFFER, cid, oid))
+        else:
+            fifo.append((deadline, _T_OFFER, cid, oid))
+            if len(fifo) > self._fifo_cap:
+                self._compact_fifo(fifo)
         at = self._at
         events = self._ev
-        events.append(ev.ContactOffered(at, cid, aid, q.id, oid, at + q.offer_td, c.callback))
+        events.append(_ContactOffered(at, cid, aid, q.id, oid, at + q.offer_td, c.callback))
         if a.state is _READY:
             a.state = _RESERVED  # ready -> reserved is always legal; reason is already None
             a.since_us = now
-            events.append(ev.AgentStateChanged(at, aid, _READY, _RESERVED, None, None))
+            events.append(_AgentStateChanged(at, aid, _READY, _RESERVED, None, None))
         if ch in EXCLUSIVE_CHANNELS:
             a.excl += 1
             a.version += 1  # on a call it takes nothing else: no entry to push
@@ -1596,8 +1666,14 @@ class RoutingEngine:
             self._set_state(a, _NOT_READY, reason)
             self._index(a)
         else:
-            a.idle_us = self._now_us
-            self._set_state(a, _READY, None)
+            now = a.idle_us = self._now_us
+            old = a.state
+            if _READY not in _LEGAL[old]:
+                check_transition(old, _READY)
+            a.state = _READY
+            a.since_us = now
+            a.reason = None
+            self._ev.append(_AgentStateChanged(self._at, a.id, old, _READY, None, None))
             # Kill the old entries now; push fresh ones in _finish only if the agent is still
             # free after taking what waits (pushing first would leave dead entries behind).
             a.version += 1
@@ -1612,10 +1688,16 @@ class RoutingEngine:
             self._da.append(a)
         elif q.wrap_us > 0:
             a.wrap_seq += 1
-            a.wrap_until_us = self._now_us + q.wrap_us
+            due = a.wrap_until_us = self._now_us + q.wrap_us
             self._set_state(a, _WRAP_UP, None)
-            _heappush(self._timers, (a.wrap_until_us, _T_WRAP, a.id, a.wrap_seq))
-            self._index(a)
+            fifo = q.wrap_fifo
+            if fifo and due < fifo[-1][0]:
+                _heappush(self._timers, (due, _T_WRAP, a.id, a.wrap_seq))
+            else:
+                fifo.append((due, _T_WRAP, a.id, a.wrap_seq))
+                if len(fifo) > self._fifo_cap:
+                    self._compact_fifo(fifo)
+            a.version += 1  # what _index does for an agent in wrap-up: it takes nothing
         else:
             self._become_available(a)
 
@@ -1625,9 +1707,9 @@ class RoutingEngine:
         assert oid is not None
         at = self._at
         if how == "declined":
-            self._ev.append(ev.OfferDeclined(at, c.id, a.id, oid))
+            self._ev.append(_OfferDeclined(at, c.id, a.id, oid))
         elif how == "timeout":
-            self._ev.append(ev.OfferTimedOut(at, c.id, a.id, oid))
+            self._ev.append(_OfferTimedOut(at, c.id, a.id, oid))
         else:
             self._ev.append(ev.OfferWithdrawn(at, c.id, a.id, oid, how))
         self._release(a, c)
@@ -1644,7 +1726,7 @@ class RoutingEngine:
         if a.work:
             if missed and a.pending is None:
                 a.pending = NotReadyReason.missed
-                self._ev.append(ev.AgentNotReadyPending(at, a.id, a.pending))
+                self._ev.append(_AgentNotReadyPending(at, a.id, a.pending))
             self._settle_busy(a)
             self._index(a)
             self._da.append(a)

@@ -41,7 +41,36 @@ def _fast_init(cls: type[_T]) -> type[_T]:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__init__.__doc__
     setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses a direct method assignment
+    _BUILDERS[cls] = _make_builder(cls, names, defaults)
     return cls
+
+
+_BUILDERS: dict[type, type] = {}
+
+
+def _make_builder(cls: type, names: list[str], defaults: dict[str, Any]) -> type:
+    """A mutable twin of `cls` with the same slots whose __init__ stores the fields with plain
+    attribute stores, then turns the object into a `cls` (same layout, so `__class__` may be
+    assigned). The result is an ordinary frozen `cls` instance: equal, hashable, immutable."""
+    params = ", ".join(n if defaults[n] is _MISSING else f"{n}=_d_{n}" for n in names)
+    body = "".join(f"    self.{n} = {n}\n" for n in names)
+    env: dict[str, Any] = {"_cls": cls}
+    env.update({f"_d_{n}": d for n, d in defaults.items() if d is not _MISSING})
+    exec(  # noqa: S102 - our own field names
+        f"def __init__(self, {params}):\n{body}    self.__class__ = _cls\n", env
+    )
+    ns = {"__slots__": tuple(names), "__init__": env["__init__"]}
+    twin = type(f"_Build{cls.__name__}", (), ns)
+    twin.__module__ = cls.__module__
+    return twin
+
+
+def builder(cls: type[_T]) -> type[_T]:
+    """A faster constructor of event class `cls` for the engine's hot paths: same arguments,
+    and it returns a genuine `cls` instance (equal to `cls(...)` with the same arguments).
+    About half the cost of `cls(...)`, whose frozen dataclass __init__ cannot use plain
+    attribute stores."""
+    return _BUILDERS[cls]  # it returns genuine cls instances, see _make_builder
 
 
 @_fast_init

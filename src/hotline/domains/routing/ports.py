@@ -13,8 +13,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hotline.domains.calendars.ports import CalendarStore
 from hotline.domains.contacts.ports import ContactsTx
 from hotline.domains.routing.model import Agent, Channel, QueueConfig, QueueState
+from hotline.domains.stats.ports import StatsTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class EntryPoint:
     active: bool
     created_at: dt.datetime
     updated_at: dt.datetime
+    calendar_id: str | None = None  # business hours; None: always open
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,7 @@ class RoutingStore(Protocol):
     # organisation and users
     def org_unit_path(self, org_unit_id: str) -> str | None: ...
     def agent_user(self, user_id: str) -> AgentUser | None: ...
+    def agent_users(self, user_ids: Collection[str]) -> dict[str, AgentUser]: ...
     def user_paths(self, user_ids: Collection[str]) -> dict[str, str]: ...
     def disabled_agents_logged_in(self) -> list[str]: ...
 
@@ -195,8 +199,10 @@ class RoutingStore(Protocol):
     def set_flag(self, key: str, value: Any, at: dt.datetime) -> None: ...
 
 
-class RoutingTx(ContactsTx, Protocol):
+class RoutingTx(ContactsTx, StatsTx, Protocol):
     """The unit of work as routing sees it: its store and the contacts it routes."""
 
     @property
     def routing(self) -> RoutingStore: ...
+    @property
+    def calendars(self) -> CalendarStore: ...

@@ -8,6 +8,7 @@ figures, its contacts, its events) needs the permission over the queue's unit.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from hotline.domains.routing.ports import (
     StateLogEntry,
     WrapUpCode,
 )
+from hotline.domains.stats.model import Counts, service_level
 
 MAX_LIMIT = 500
 
@@ -206,6 +208,38 @@ def list_agents(
     return [agent_view(u, p, s, pending.get(u.id)) for u, p, s in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class TransferTarget:
+    """A logged-in agent a contact can be transferred to."""
+
+    user_id: str
+    username: str
+    display_name: str
+    state: AgentState
+
+
+def transfer_targets(
+    store: RoutingStore, actor: Actor, *, channel: Channel | None = None
+) -> list[TransferTarget]:
+    """Logged-in agents other than the actor, by username, that an agent may transfer a
+    contact to (with `channel`: only those who take that channel). Names and states only."""
+    actor.require("contact:handle")
+    live = [
+        a
+        for a in store.agent_states()
+        if a.state is not AgentState.logged_out
+        and a.id != actor.user_id
+        and (channel is None or a.capacity.get(channel, 0) > 0)
+    ]
+    users = store.agent_users([a.id for a in live])
+    found = [
+        TransferTarget(u.id, u.username, u.display_name, a.state)
+        for a in live
+        if (u := users.get(a.id)) is not None and u.active
+    ]
+    return sorted(found, key=lambda t: t.username)
+
+
 def get_profile(store: RoutingStore, actor: Actor, user_id: str) -> AgentProfile:
     user = access_agent(store, actor, user_id, "queue:manage")
     profile = store.agent_profile(user.id)
@@ -248,11 +282,25 @@ def get_queue(store: RoutingStore, actor: Actor, queue_id: str) -> Queue:
     return queue
 
 
-def queue_stats(actor: Actor, queue: Queue, engine: RoutingEngine) -> QueueStats | None:
-    """Live figures of a queue for holders of `queue:read` over its unit, else None."""
+def queue_stats(
+    actor: Actor, queue: Queue, engine: RoutingEngine, today: Counts | None = None
+) -> QueueStats | None:
+    """Live figures of a queue for holders of `queue:read` over its unit, else None: who waits,
+    is offered or connected now (the engine); with `today` (the statistics domain's interval
+    rows, ADR 0008) answered, abandoned and service level are the center's today's figures,
+    computed where all statistics are, instead of the engine's own routing counters."""
     if not actor.can("queue:read", queue.org_unit_path):
         return None
-    return engine.queue_stats(queue.id)
+    live = engine.queue_stats(queue.id)
+    if today is None:
+        return live
+    return dataclasses.replace(
+        live,
+        answered=today.answered,
+        answered_within_target=today.answered_in_sl,
+        abandoned=today.abandoned,
+        service_level_percent=service_level(today),
+    )
 
 
 def list_entry_points(

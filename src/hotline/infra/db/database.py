@@ -24,13 +24,16 @@ from hotline.core.clock import Clock
 from hotline.core.context import Actor
 from hotline.core.events import Event
 from hotline.domains.audit.model import GENESIS, AuditEntry, diff, seal
+from hotline.domains.stats.model import StatsConfig
 from hotline.infra.crypto.envelope import FieldCipher
 from hotline.infra.db.engine import is_postgres
 from hotline.infra.db.schema import audit_log, outbox
+from hotline.infra.db.stores.calendars import SqlCalendarStore
 from hotline.infra.db.stores.contacts import SqlContactStore
 from hotline.infra.db.stores.customers import SqlCustomerStore
 from hotline.infra.db.stores.identity import SqlIdentityStore
 from hotline.infra.db.stores.routing import SqlRoutingStore
+from hotline.infra.db.stores.stats import SqlStatsStore
 from hotline.infra.events.notifier import Notifier
 from hotline.infra.jobs.store import SqlJobStore
 
@@ -43,12 +46,19 @@ class Tx:
     """What an action gets: the connection, who acts, the clock, and audit/event sinks."""
 
     def __init__(
-        self, conn: sa.Connection, *, actor: Actor, clock: Clock, cipher: FieldCipher
+        self,
+        conn: sa.Connection,
+        *,
+        actor: Actor,
+        clock: Clock,
+        cipher: FieldCipher,
+        stats_config: StatsConfig | None = None,
     ) -> None:
         self.conn = conn
         self.actor = actor
         self.clock = clock
         self.cipher = cipher
+        self.stats_config = stats_config or StatsConfig()
         self._audit: list[AuditEntry] = []
         self._events: list[Event] = []
         self.after_commit: list[Callable[[], None]] = []
@@ -100,6 +110,14 @@ class Tx:
         return SqlRoutingStore(self.conn)
 
     @functools.cached_property
+    def calendars(self) -> SqlCalendarStore:
+        return SqlCalendarStore(self.conn)
+
+    @functools.cached_property
+    def stats(self) -> SqlStatsStore:
+        return SqlStatsStore(self.conn, self.stats_config)
+
+    @functools.cached_property
     def jobs(self) -> SqlJobStore:
         """Schedule or cancel timers in this transaction: they commit or roll back with it."""
         return SqlJobStore(self.conn, clock=self.clock)
@@ -130,7 +148,7 @@ class Tx:
             return None
         if is_postgres(self.conn):
             # Serialise chain appends; held until COMMIT, so outbox ids follow commit order.
-            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+            self.conn.execute(_PG_CHAIN_LOCK)
         last_event_id = None
         if self._audit:
             append_audit(self.conn, self._audit)
@@ -149,26 +167,30 @@ class Tx:
                 }
                 for e in self._events
             ]
-            # One prepared statement for all rows (the compiled form is cached across calls).
+            # One statement for all rows (the compiled form is cached across calls).
             ids = self.conn.execute(_OUTBOX_INSERT, rows).scalars().all()
             last_event_id = int(max(ids))
             if is_postgres(self.conn):
-                self.conn.execute(sa.select(sa.func.pg_notify(PG_CHANNEL, str(last_event_id))))
+                self.conn.execute(_PG_NOTIFY, {"payload": str(last_event_id)})
         return last_event_id
 
 
-_OUTBOX_INSERT = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
+# Only the largest id is used, so the ids need no particular order: without
+# `sort_by_parameter_order` SQLite and PostgreSQL insert all rows in one batched statement.
+_OUTBOX_INSERT = outbox.insert().returning(outbox.c.id)
+_AUDIT_TAIL = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_AUDIT_INSERT = audit_log.insert()
+_PG_CHAIN_LOCK = sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY))
+_PG_NOTIFY = sa.select(sa.func.pg_notify(PG_CHANNEL, sa.bindparam("payload", type_=sa.String)))
 
 
 def append_audit(conn: sa.Connection, entries: list[AuditEntry]) -> None:
     """Seal entries onto the chain tail. The caller holds the chain lock (or SQLite's)."""
-    tail = conn.execute(
-        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+    tail = conn.execute(_AUDIT_TAIL).first()
     prev_hash, next_seq = (tail.hash, tail.seq + 1) if tail else (GENESIS, 1)
     records = seal(prev_hash, next_seq, entries)
     conn.execute(
-        audit_log.insert(),
+        _AUDIT_INSERT,
         [
             {
                 "seq": r.seq,
@@ -193,18 +215,31 @@ class Database:
     """Engine + clock + cipher + notifier: the one way actions reach storage."""
 
     def __init__(
-        self, engine: Engine, *, clock: Clock, cipher: FieldCipher, notifier: Notifier
+        self,
+        engine: Engine,
+        *,
+        clock: Clock,
+        cipher: FieldCipher,
+        notifier: Notifier,
+        stats_config: StatsConfig | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.cipher = cipher
         self.notifier = notifier
+        self.stats_config = stats_config or StatsConfig()
 
     @contextlib.contextmanager
     def transaction(self, *, actor: Actor) -> Iterator[Tx]:
         """One action's transaction: commit seals audit + outbox, then publishes."""
         with self.engine.connect() as conn:
-            tx = Tx(conn, actor=actor, clock=self.clock, cipher=self.cipher)
+            tx = Tx(
+                conn,
+                actor=actor,
+                clock=self.clock,
+                cipher=self.cipher,
+                stats_config=self.stats_config,
+            )
             with conn.begin():
                 yield tx
                 last_event_id = tx._flush()

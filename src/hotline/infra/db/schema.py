@@ -265,6 +265,21 @@ queue_counters = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# Business calendars (营业时间): weekly spans and date overrides as JSON (see
+# domains/calendars/model.py `hours_to_dict`); read whole, never queried inside.
+business_calendars = sa.Table(
+    "business_calendars",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("weekly", sa.JSON, nullable=False),
+    sa.Column("overrides", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
 entry_points = sa.Table(
     "entry_points",
     metadata,
@@ -277,6 +292,10 @@ entry_points = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # open hours; none: always open (added by 0005)
+    sa.Column(
+        "calendar_id", Id, sa.ForeignKey("business_calendars.id"), nullable=True, index=True
+    ),
     sa.UniqueConstraint("channel", "address"),
 )
 
@@ -412,4 +431,49 @@ contact_events = sa.Table(
     sa.Column("queue_id", Id, nullable=True),
     sa.Column("agent_id", Id, nullable=True),
     sa.Column("data", sa.JSON, nullable=False),
+)
+
+# --- statistics (R-C2, ADR 0008) -------------------------------------------------------------
+# Interval rows: counted facts per (dimension, key, interval start), attributed to the interval
+# of the contact's arrival. Written in the routing transaction; rebuildable from contact_events.
+_COUNT_COLUMNS = (
+    "offered",
+    "answered",
+    "answered_in_sl",
+    "abandoned",
+    "abandoned_short",
+    "overflowed",
+    "transferred",
+    "callbacks",
+    "wait_ms",
+    "wait_max_ms",
+    "handled",
+    "handle_ms",
+    "wrap_up_ms",
+    "abandoned_ivr",
+    "closed",
+)
+interval_stats = sa.Table(
+    "interval_stats",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("interval_start", UtcDateTime, primary_key=True),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    *(
+        sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+        for name in _COUNT_COLUMNS
+    ),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_interval_stats_kind_interval_start", "kind", "interval_start"),
+)
+
+# The live rows last published on the event stream (kind queue|agent), to emit only changes.
+live_stats = sa.Table(
+    "live_stats",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(36), primary_key=True),
+    sa.Column("row", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -61,6 +61,7 @@ _HOLDS_LEASE = sa.text(
     " AND pid = :pid AND classid = :hi AND objid = :lo AND objsubid = 1)"
 )
 ROUTING_ACTOR = "routing"
+FLAG_LEADER = "leader"  # {"url": where the leader serves, "since": when it took the lease}
 
 
 class RoutingUnavailable(HotlineError):
@@ -138,12 +139,15 @@ class RoutingService:
         tick_seconds: float = 0.2,
         lease_retry_seconds: float = 3.0,
         retire_seconds: float = 5.0,
+        node_url: str | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.lease_retry_seconds = lease_retry_seconds
         self.retire_seconds = retire_seconds
+        self.node_url = node_url
+        self._leader_url: tuple[float, str | None] = (float("-inf"), None)
         self._retired_check = float("-inf")
         self._lock = threading.RLock()
         self._engine: RoutingEngine | None = None
@@ -293,7 +297,28 @@ class RoutingService:
         not touched): equal to `snapshot()` whenever memory and storage agree."""
         return self._load().snapshot()
 
+    def leader_url(self, *, max_age: float = 1.0) -> str | None:
+        """Where the routing leader says it can be reached (None: unknown, or this node
+        leads). Read from the database at most every `max_age` seconds."""
+        if self.is_leader and self._engine is not None:
+            return None
+        read_at, url = self._leader_url
+        if time.monotonic() - read_at < max_age:
+            return url
+        with self.db.read() as conn:
+            value = SqlRoutingStore(conn).flag(FLAG_LEADER) or {}
+        url = value.get("url") if isinstance(value, dict) else None
+        self._leader_url = (time.monotonic(), url)
+        return url
+
     # --- internals -------------------------------------------------------------------------
+    def _publish_leader(self) -> None:
+        """Tell the standby nodes where to forward routing writes (None clears an old leader's
+        address: clients then get 503 and retry)."""
+        now = self.clock.now()
+        with self.db.transaction(actor=system_actor(ROUTING_ACTOR)) as tx:
+            tx.routing.set_flag(FLAG_LEADER, {"url": self.node_url, "since": now.isoformat()}, now)
+
     def _load(self) -> RoutingEngine:
         with self.db.read() as conn:
             return load_engine(SqlRoutingStore(conn), SqlContactStore(conn), clock=self.clock)
@@ -317,6 +342,8 @@ class RoutingService:
             log.exception("routing rebuild failed")
             return
         self._problem = None
+        if self._lease is not None:
+            self._publish_leader()
         log.info("routing engine rebuilt", leader=self.is_leader)
         try:
             self.tick()

@@ -21,6 +21,22 @@ _SELECT: sa.Select[Any] = (
     .outerjoin(org_units, org_units.c.id == queues.c.org_unit_id)
 )
 _HISTORY_INSERT = contact_events.insert()
+# Hot statements are built once: SQLAlchemy then reuses their cache key and compiled form
+# instead of constructing and hashing a new statement on every call.
+_BY_ID = _SELECT.where(contacts.c.id == sa.bindparam("id"))
+_BY_IDS = _SELECT.where(contacts.c.id.in_(sa.bindparam("ids", expanding=True)))
+_OF_AGENT = _SELECT.where(
+    contacts.c.agent_id == sa.bindparam("agent_id"),
+    contacts.c.status.in_(sa.bindparam("statuses", expanding=True)),
+).order_by(contacts.c.id)
+_OF_AGENT_ONE = _SELECT.where(
+    contacts.c.agent_id == sa.bindparam("agent_id"),
+    contacts.c.status == sa.bindparam("status"),
+).order_by(contacts.c.id)
+_INSERT = contacts.insert()
+# The SET clause follows the keys of the parameters (compiled once per key set, then cached).
+_UPDATE = contacts.update().where(contacts.c.id == sa.bindparam("_contact_id"))
+_INSERT_COLUMNS = tuple(c.name for c in contacts.c)
 
 
 def _contact(row: Any) -> ContactRecord:
@@ -77,23 +93,28 @@ class SqlContactStore:
         self.conn = conn
 
     def contact(self, contact_id: str) -> ContactRecord | None:
-        row = self.conn.execute(_SELECT.where(contacts.c.id == contact_id)).first()
+        row = self.conn.execute(_BY_ID, {"id": contact_id}).first()
         return _contact(row) if row else None
 
     def contacts_by_ids(self, contact_ids: Collection[str]) -> dict[str, ContactRecord]:
         if not contact_ids:
             return {}
-        rows = self.conn.execute(_SELECT.where(contacts.c.id.in_(list(contact_ids)))).all()
+        ids = list(contact_ids)
+        if len(ids) == 1:  # an equality is compiled once; an IN list is rendered every time
+            rows = self.conn.execute(_BY_ID, {"id": ids[0]}).all()
+        else:
+            rows = self.conn.execute(_BY_IDS, {"ids": ids}).all()
         return {r.id: _contact(r) for r in rows}
 
     def contacts_of_agent(
         self, agent_id: str, statuses: Collection[Lifecycle]
     ) -> list[ContactRecord]:
-        q = _SELECT.where(
-            contacts.c.agent_id == agent_id,
-            contacts.c.status.in_([s.value for s in statuses]),
-        ).order_by(contacts.c.id)
-        return [_contact(r) for r in self.conn.execute(q).all()]
+        values = [s.value for s in statuses]
+        if len(values) == 1:  # the usual case (wrap-up); an equality is compiled once
+            rows = self.conn.execute(_OF_AGENT_ONE, {"agent_id": agent_id, "status": values[0]})
+        else:
+            rows = self.conn.execute(_OF_AGENT, {"agent_id": agent_id, "statuses": values})
+        return [_contact(r) for r in rows.all()]
 
     def contacts_in(self, statuses: Collection[Lifecycle]) -> list[ContactRecord]:
         q = _SELECT.where(contacts.c.status.in_([s.value for s in statuses])).order_by(
@@ -102,16 +123,16 @@ class SqlContactStore:
         return [_contact(r) for r in self.conn.execute(q).all()]
 
     def insert_contact(self, record: ContactRecord) -> None:
-        values = {c.name: getattr(record, c.name) for c in contacts.c if hasattr(record, c.name)}
+        values = {n: getattr(record, n) for n in _INSERT_COLUMNS if hasattr(record, n)}
         values.update(
             channel=record.channel.value,
             direction=record.direction.value,
             status=record.status.value,
         )
-        self.conn.execute(contacts.insert().values(**values))
+        self.conn.execute(_INSERT, values)
 
     def update_contact(self, contact_id: str, **fields: Any) -> None:
-        self.conn.execute(contacts.update().where(contacts.c.id == contact_id).values(**fields))
+        self.conn.execute(_UPDATE, {**fields, "_contact_id": contact_id})
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         if not entries:

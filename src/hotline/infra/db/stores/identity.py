@@ -17,6 +17,7 @@ from hotline.domains.identity.model import (
     User,
     UserStatus,
 )
+from hotline.domains.identity.ports import Holder
 from hotline.infra.db.schema import (
     api_tokens,
     org_units,
@@ -65,7 +66,7 @@ def _user(row: Any) -> User:
     )
 
 
-def _session(row: sa.Row[Any]) -> Session:
+def _session(row: Any) -> Session:
     return Session(
         id=row.id,
         user_id=row.user_id,
@@ -78,7 +79,7 @@ def _session(row: sa.Row[Any]) -> Session:
     )
 
 
-def _token(row: sa.Row[Any]) -> ApiToken:
+def _token(row: Any) -> ApiToken:
     return ApiToken(
         id=row.id,
         user_id=row.user_id,
@@ -97,7 +98,66 @@ _GRANT_SELECT = sa.select(role_grants, org_units.c.path.label("org_unit_path")).
 )
 
 
-def _grant(row: sa.Row[Any]) -> RoleGrant:
+# Statements of the per-request authentication, built once (cache key and compiled form reused).
+_ORG_UNIT_BY_ID = sa.select(org_units).where(org_units.c.id == sa.bindparam("id"))
+_USER_BY_ID = sa.select(*_USER_COLS).where(users.c.id == sa.bindparam("id"))
+_GRANTS_OF = _GRANT_SELECT.where(role_grants.c.user_id == sa.bindparam("user_id")).order_by(
+    role_grants.c.role, role_grants.c.id
+)
+_SESSION_BY_HASH = sa.select(sessions).where(sessions.c.token_hash == sa.bindparam("hash"))
+_TOKEN_BY_HASH = sa.select(api_tokens).where(api_tokens.c.token_hash == sa.bindparam("hash"))
+
+
+class _Part:
+    """One table's columns of a joined row, read without their label prefix."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: sa.Row[Any], prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+def _holder_select(credential: sa.Table) -> sa.Select[Any]:
+    """Credential → user → home unit → grants (one row per grant), by token hash."""
+    home = org_units.alias("home_unit")
+    grant_unit = org_units.alias("grant_unit")
+    return (
+        sa.select(
+            *(c.label("c_" + c.name) for c in credential.c),
+            *(c.label("u_" + c.name) for c in _USER_COLS),
+            home.c.path.label("home_path"),
+            *(c.label("g_" + c.name) for c in role_grants.c),
+            grant_unit.c.path.label("g_org_unit_path"),
+        )
+        .select_from(credential)
+        .outerjoin(users, users.c.id == credential.c.user_id)
+        .outerjoin(home, home.c.id == users.c.org_unit_id)
+        .outerjoin(role_grants, role_grants.c.user_id == users.c.id)
+        .outerjoin(grant_unit, grant_unit.c.id == role_grants.c.org_unit_id)
+        .where(credential.c.token_hash == sa.bindparam("hash"))
+        .order_by(role_grants.c.role, role_grants.c.id)
+    )
+
+
+_TOKEN_HOLDER = _holder_select(api_tokens)
+_SESSION_HOLDER = _holder_select(sessions)
+
+
+def _holder(rows: Sequence[sa.Row[Any]]) -> Holder | None:
+    first = rows[0]
+    if first.u_id is None:
+        return None
+    grants = tuple(
+        _grant(_Part(r, "g_")) for r in rows if r.g_id is not None and r.g_org_unit_path is not None
+    )
+    return Holder(_user(_Part(first, "u_")), first.home_path, grants)
+
+
+def _grant(row: Any) -> RoleGrant:
     return RoleGrant(
         id=row.id,
         user_id=row.user_id,
@@ -115,7 +175,7 @@ class SqlIdentityStore:
 
     # organisation
     def org_unit(self, org_unit_id: str) -> OrgUnit | None:
-        row = self.conn.execute(sa.select(org_units).where(org_units.c.id == org_unit_id)).first()
+        row = self.conn.execute(_ORG_UNIT_BY_ID, {"id": org_unit_id}).first()
         return _unit(row) if row else None
 
     def org_unit_by_code(self, code: str) -> OrgUnit | None:
@@ -153,7 +213,7 @@ class SqlIdentityStore:
 
     # users
     def user(self, user_id: str) -> User | None:
-        row = self.conn.execute(sa.select(*_USER_COLS).where(users.c.id == user_id)).first()
+        row = self.conn.execute(_USER_BY_ID, {"id": user_id}).first()
         return _user(row) if row else None
 
     def user_by_username(self, username: str, *, for_update: bool = False) -> User | None:
@@ -230,10 +290,7 @@ class SqlIdentityStore:
 
     # grants
     def grants_of(self, user_id: str) -> list[RoleGrant]:
-        q = _GRANT_SELECT.where(role_grants.c.user_id == user_id).order_by(
-            role_grants.c.role, role_grants.c.id
-        )
-        return [_grant(r) for r in self.conn.execute(q).all()]
+        return [_grant(r) for r in self.conn.execute(_GRANTS_OF, {"user_id": user_id}).all()]
 
     def grants_of_many(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
         out: dict[str, list[RoleGrant]] = {}
@@ -282,9 +339,7 @@ class SqlIdentityStore:
         )
 
     def session_by_token_hash(self, token_hash: str) -> Session | None:
-        row = self.conn.execute(
-            sa.select(sessions).where(sessions.c.token_hash == token_hash)
-        ).first()
+        row = self.conn.execute(_SESSION_BY_HASH, {"hash": token_hash}).first()
         return _session(row) if row else None
 
     def touch_session(self, session_id: str, at: dt.datetime) -> None:
@@ -327,10 +382,20 @@ class SqlIdentityStore:
         )
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:
-        row = self.conn.execute(
-            sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash)
-        ).first()
+        row = self.conn.execute(_TOKEN_BY_HASH, {"hash": token_hash}).first()
         return _token(row) if row else None
+
+    def token_holder(self, token_hash: str) -> tuple[ApiToken, Holder | None] | None:
+        rows = self.conn.execute(_TOKEN_HOLDER, {"hash": token_hash}).all()
+        if not rows:
+            return None
+        return _token(_Part(rows[0], "c_")), _holder(rows)
+
+    def session_holder(self, token_hash: str) -> tuple[Session, Holder | None] | None:
+        rows = self.conn.execute(_SESSION_HOLDER, {"hash": token_hash}).all()
+        if not rows:
+            return None
+        return _session(_Part(rows[0], "c_")), _holder(rows)
 
     def token(self, token_id: str) -> ApiToken | None:
         row = self.conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()

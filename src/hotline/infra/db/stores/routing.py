@@ -70,6 +70,53 @@ _USER_SELECT: sa.Select[Any] = sa.select(
 ).join(org_units, org_units.c.id == users.c.org_unit_id)
 
 
+# Hot statements are built once: SQLAlchemy then reuses their cache key and compiled form
+# instead of constructing and hashing a new statement on every call. UPDATEs without
+# `.values()` take their SET clause from the parameter keys (compiled once per key set).
+_USER_BY_ID = _USER_SELECT.where(users.c.id == sa.bindparam("id"))
+_USERS_BY_IDS = _USER_SELECT.where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
+_QUEUE_BY_ID = _QUEUE_SELECT.where(queues.c.id == sa.bindparam("id"))
+_QUEUE_PATHS_SELECT = sa.select(queues.c.id, org_units.c.path).join(
+    org_units, org_units.c.id == queues.c.org_unit_id
+)
+_QUEUE_PATHS = _QUEUE_PATHS_SELECT.where(queues.c.id.in_(sa.bindparam("ids", expanding=True)))
+# One id (the usual case of a live action): an equality is compiled once, while an expanding
+# IN list is rendered anew on every execution.
+_QUEUE_PATH = _QUEUE_PATHS_SELECT.where(queues.c.id == sa.bindparam("id"))
+_QUEUE_COUNTERS_UPDATE = queue_counters.update().where(
+    queue_counters.c.queue_id == sa.bindparam("_queue_id")
+)
+_QUEUE_COUNTERS_INSERT = queue_counters.insert()
+_ENTRY_POINT_AT = sa.select(entry_points).where(
+    entry_points.c.channel == sa.bindparam("channel"),
+    entry_points.c.address == sa.bindparam("address"),
+)
+_WRAP_UP_CODE_BY_CODE = sa.select(wrap_up_codes).where(wrap_up_codes.c.code == sa.bindparam("code"))
+_PROFILE_BY_USER = sa.select(agent_profiles).where(
+    agent_profiles.c.user_id == sa.bindparam("user_id")
+)
+_AGENT_STATE_BY_USER = sa.select(agent_states).where(
+    agent_states.c.user_id == sa.bindparam("user_id")
+)
+_AGENT_STATE_UPDATE = agent_states.update().where(
+    agent_states.c.user_id == sa.bindparam("_user_id")
+)
+_AGENT_STATE_INSERT = agent_states.insert()
+_STATE_LOG_INSERT = agent_state_log.insert()
+_PENDING_LOGOUT = (
+    sa.select(logout_requests)
+    .where(
+        logout_requests.c.user_id == sa.bindparam("user_id"),
+        logout_requests.c.status == "pending",
+    )
+    .order_by(logout_requests.c.requested_at.desc(), logout_requests.c.id.desc())
+    .limit(1)
+)
+_FLAG = sa.select(routing_flags.c.value).where(routing_flags.c.key == sa.bindparam("key"))
+_FLAG_UPDATE = routing_flags.update().where(routing_flags.c.key == sa.bindparam("_key"))
+_FLAG_INSERT = routing_flags.insert()
+
+
 def _skill(row: Any) -> Skill:
     return Skill(row.id, row.code, row.name, row.active, row.created_at, row.updated_at)
 
@@ -107,6 +154,7 @@ def _entry_point(row: Any) -> EntryPoint:
         active=row.active,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        calendar_id=row.calendar_id,
     )
 
 
@@ -186,14 +234,24 @@ class SqlRoutingStore:
         return str(value) if value is not None else None
 
     def agent_user(self, user_id: str) -> AgentUser | None:
-        row = self.conn.execute(_USER_SELECT.where(users.c.id == user_id)).first()
+        row = self.conn.execute(_USER_BY_ID, {"id": user_id}).first()
         return _user(row) if row else None
+
+    def agent_users(self, user_ids: Collection[str]) -> dict[str, AgentUser]:
+        if not user_ids:
+            return {}
+        rows = self.conn.execute(_USERS_BY_IDS, {"ids": list(user_ids)}).all()
+        return {r.id: _user(r) for r in rows}
 
     def user_paths(self, user_ids: Collection[str]) -> dict[str, str]:
         if not user_ids:
             return {}
-        q = _USER_SELECT.where(users.c.id.in_(list(user_ids)))
-        return {r.id: r.org_unit_path for r in self.conn.execute(q).all()}
+        ids = list(user_ids)
+        if len(ids) == 1:
+            rows = self.conn.execute(_USER_BY_ID, {"id": ids[0]}).all()
+        else:
+            rows = self.conn.execute(_USERS_BY_IDS, {"ids": ids}).all()
+        return {r.id: r.org_unit_path for r in rows}
 
     # skills
     def skill(self, skill_id: str) -> Skill | None:
@@ -230,7 +288,7 @@ class SqlRoutingStore:
 
     # queues
     def queue(self, queue_id: str) -> Queue | None:
-        row = self.conn.execute(_QUEUE_SELECT.where(queues.c.id == queue_id)).first()
+        row = self.conn.execute(_QUEUE_BY_ID, {"id": queue_id}).first()
         return _queue(row) if row else None
 
     def queue_by_code(self, code: str) -> Queue | None:
@@ -249,12 +307,12 @@ class SqlRoutingStore:
     def queue_paths(self, queue_ids: Collection[str]) -> dict[str, str]:
         if not queue_ids:
             return {}
-        q = (
-            sa.select(queues.c.id, org_units.c.path)
-            .join(org_units, org_units.c.id == queues.c.org_unit_id)
-            .where(queues.c.id.in_(list(queue_ids)))
-        )
-        return {r.id: r.path for r in self.conn.execute(q).all()}
+        ids = list(queue_ids)
+        if len(ids) == 1:
+            rows = self.conn.execute(_QUEUE_PATH, {"id": ids[0]}).all()
+        else:
+            rows = self.conn.execute(_QUEUE_PATHS, {"ids": ids}).all()
+        return {r.id: r.path for r in rows}
 
     def insert_queue(self, queue: Queue) -> None:
         self.conn.execute(
@@ -301,13 +359,9 @@ class SqlRoutingStore:
             "rr_last": dict(state.rr_last),
             "updated_at": at,
         }
-        done = self.conn.execute(
-            queue_counters.update()
-            .where(queue_counters.c.queue_id == state.queue_id)
-            .values(**values)
-        )
+        done = self.conn.execute(_QUEUE_COUNTERS_UPDATE, {**values, "_queue_id": state.queue_id})
         if done.rowcount == 0:
-            self.conn.execute(queue_counters.insert().values(queue_id=state.queue_id, **values))
+            self.conn.execute(_QUEUE_COUNTERS_INSERT, {"queue_id": state.queue_id, **values})
 
     # entry points
     def entry_point(self, entry_point_id: str) -> EntryPoint | None:
@@ -316,10 +370,8 @@ class SqlRoutingStore:
         return _entry_point(row) if row else None
 
     def entry_point_at(self, channel: Channel, address: str) -> EntryPoint | None:
-        q = sa.select(entry_points).where(
-            entry_points.c.channel == channel.value, entry_points.c.address == address
-        )
-        row = self.conn.execute(q).first()
+        params = {"channel": channel.value, "address": address}
+        row = self.conn.execute(_ENTRY_POINT_AT, params).first()
         return _entry_point(row) if row else None
 
     def entry_points(self, *, limit: int, after: str | None) -> list[EntryPoint]:
@@ -348,6 +400,7 @@ class SqlRoutingStore:
                 active=entry.active,
                 created_at=entry.created_at,
                 updated_at=entry.updated_at,
+                calendar_id=entry.calendar_id,
             )
         )
 
@@ -363,8 +416,7 @@ class SqlRoutingStore:
         return _code(row) if row else None
 
     def wrap_up_code_by_code(self, code: str) -> WrapUpCode | None:
-        q = sa.select(wrap_up_codes).where(wrap_up_codes.c.code == code)
-        row = self.conn.execute(q).first()
+        row = self.conn.execute(_WRAP_UP_CODE_BY_CODE, {"code": code}).first()
         return _code(row) if row else None
 
     def wrap_up_codes(self, *, limit: int, after: str | None) -> list[WrapUpCode]:
@@ -392,8 +444,7 @@ class SqlRoutingStore:
 
     # agents
     def agent_profile(self, user_id: str) -> AgentProfile | None:
-        q = sa.select(agent_profiles).where(agent_profiles.c.user_id == user_id)
-        row = self.conn.execute(q).first()
+        row = self.conn.execute(_PROFILE_BY_USER, {"user_id": user_id}).first()
         return _profile(row) if row else None
 
     def save_agent_profile(self, profile: AgentProfile) -> None:
@@ -416,8 +467,7 @@ class SqlRoutingStore:
             )
 
     def agent_state(self, user_id: str) -> Agent | None:
-        q = sa.select(agent_states).where(agent_states.c.user_id == user_id)
-        row = self.conn.execute(q).first()
+        row = self.conn.execute(_AGENT_STATE_BY_USER, {"user_id": user_id}).first()
         return _agent(row) if row else None
 
     def disabled_agents_logged_in(self) -> list[str]:
@@ -448,11 +498,9 @@ class SqlRoutingStore:
             "capacity": {c.value: n for c, n in agent.capacity.items()},
             "updated_at": at,
         }
-        done = self.conn.execute(
-            agent_states.update().where(agent_states.c.user_id == agent.id).values(**values)
-        )
+        done = self.conn.execute(_AGENT_STATE_UPDATE, {**values, "_user_id": agent.id})
         if done.rowcount == 0:
-            self.conn.execute(agent_states.insert().values(user_id=agent.id, **values))
+            self.conn.execute(_AGENT_STATE_INSERT, {"user_id": agent.id, **values})
 
     def agents(
         self, *, scopes: Sequence[str], limit: int, after: str | None
@@ -486,7 +534,7 @@ class SqlRoutingStore:
 
     def append_state_log(self, entries: Sequence[StateLogEntry]) -> None:
         self.conn.execute(
-            agent_state_log.insert(),
+            _STATE_LOG_INSERT,
             [
                 {
                     "user_id": e.user_id,
@@ -514,13 +562,7 @@ class SqlRoutingStore:
 
     # logout requests
     def pending_logout(self, user_id: str) -> LogoutRequest | None:
-        q = (
-            sa.select(logout_requests)
-            .where(logout_requests.c.user_id == user_id, logout_requests.c.status == "pending")
-            .order_by(logout_requests.c.requested_at.desc(), logout_requests.c.id.desc())
-            .limit(1)
-        )
-        row = self.conn.execute(q).first()
+        row = self.conn.execute(_PENDING_LOGOUT, {"user_id": user_id}).first()
         return _logout(row) if row else None
 
     def pending_logouts(self, user_ids: Collection[str]) -> dict[str, LogoutRequest]:
@@ -553,14 +595,9 @@ class SqlRoutingStore:
 
     # flags
     def flag(self, key: str) -> Any:
-        q = sa.select(routing_flags.c.value).where(routing_flags.c.key == key)
-        return self.conn.execute(q).scalar_one_or_none()
+        return self.conn.execute(_FLAG, {"key": key}).scalar_one_or_none()
 
     def set_flag(self, key: str, value: Any, at: dt.datetime) -> None:
-        done = self.conn.execute(
-            routing_flags.update()
-            .where(routing_flags.c.key == key)
-            .values(value=value, updated_at=at)
-        )
+        done = self.conn.execute(_FLAG_UPDATE, {"value": value, "updated_at": at, "_key": key})
         if done.rowcount == 0:
-            self.conn.execute(routing_flags.insert().values(key=key, value=value, updated_at=at))
+            self.conn.execute(_FLAG_INSERT, {"key": key, "value": value, "updated_at": at})

@@ -1,0 +1,117 @@
+"""Writes of statistics: counting contact history into interval rows as it is written, the
+rebuild from `contact_events`, and publishing changed live rows on the event stream.
+
+`count_history` runs inside the routing transaction that appends the history entries (hooked
+into `routing.actions.record` and the contacts domain's single-entry history writes), so an
+interval row commits with the contact events that cause it, or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hotline.core.events import Event
+from hotline.domains.contacts.model import HistoryEntry
+from hotline.domains.routing.engine import RoutingEngine
+from hotline.domains.routing.ports import RoutingTx
+from hotline.domains.routing.queries import engine_has_queue
+from hotline.domains.stats import queries
+from hotline.domains.stats.model import FACT_TYPES, reduce_all, reduce_new
+from hotline.domains.stats.ports import StatsTx
+
+PERMISSION = "stats:read"
+QUEUE_EVENT = "stats.queue"
+AGENT_EVENT = "stats.agent"
+
+
+def count_history(
+    tx: StatsTx, entries: Sequence[HistoryEntry], *, engine: RoutingEngine | None = None
+) -> list[HistoryEntry]:
+    """Count the facts that `entries` (about to be appended, in order) add to the interval rows:
+    one read of the touched contacts' stored history and arrival facts, the reducer, one upsert
+    per touched row. Returns the entries to store: a `connected` entry gains `sl_seconds`, the
+    queue's service-level target at that moment, so a rebuild judges it by the same target."""
+    if engine is not None:
+        entries = [_with_target(e, engine) for e in entries]
+    relevant = [e for e in entries if e.type in FACT_TYPES]
+    if not relevant:
+        return list(entries)
+    ids = sorted({e.contact_id for e in relevant})
+    store = tx.stats
+    facts = store.contact_facts(ids)
+    rows = reduce_new(tx.stats_config, facts, store.stored_history(ids), relevant)
+    if rows:
+        store.add_counts(rows, tx.clock.now())
+    return list(entries)
+
+
+def _with_target(e: HistoryEntry, engine: RoutingEngine) -> HistoryEntry:
+    if e.type != "connected" or e.queue_id is None or "sl_seconds" in e.data:
+        return e
+    if not engine_has_queue(engine, e.queue_id):
+        return e
+    target = engine.queue(e.queue_id).service_level_seconds
+    return dataclasses.replace(e, data={**e.data, "sl_seconds": target})
+
+
+def rebuild(tx: StatsTx, *, since: dt.datetime | None = None) -> int:
+    """Recompute the interval rows from `contact_events` (contacts that arrived at or after
+    `since`, or all) and replace those rows in this transaction. Returns the row count.
+    Maintenance: needs `system:manage` over the whole organisation."""
+    tx.actor.require_root("system:manage")
+    config = tx.stats_config
+    start = None if since is None else config.day_start(since)
+    tx.stats.lock_for_rebuild()  # before reading: no live count may slip between read and write
+    rows = reduce_all(config, tx.stats.histories_since(start))
+    written = tx.stats.replace_counts(start, rows, tx.clock.now())
+    tx.audit(
+        "stats.rebuild",
+        "stats",
+        None,
+        details={"since": None if start is None else start.isoformat(), "rows": written},
+    )
+    return written
+
+
+def publish(tx: RoutingTx) -> int:
+    """Emit `stats.queue` / `stats.agent` events for every live row that differs (`as_of`
+    aside) from the one last published, and remember the new rows. Run about once a second
+    by the `stats.publish` job; returns the number of events."""
+    now = tx.clock.now()
+    config = tx.stats_config
+    emitted = 0
+    for kind, event_type, rows in (
+        ("queue", QUEUE_EVENT, queries.queue_rows(tx.routing, tx.stats, tx.actor, config, now)),
+        ("agent", AGENT_EVENT, queries.agent_rows(tx.routing, tx.stats, tx.actor, config, now)),
+    ):
+        before = tx.stats.published(kind)
+        changed: dict[str, Mapping[str, Any]] = {}
+        for row in rows:
+            payload = queries.plain(row.row)
+            old = before.get(row.id)
+            if old is not None and _same(old, payload):
+                continue
+            changed[row.id] = payload
+            tx.emit(
+                Event(
+                    type=event_type,
+                    payload=payload,
+                    permission=PERMISSION,
+                    org_unit_path=row.org_unit_path,
+                    object_type=event_type,
+                    object_id=row.id,
+                )
+            )
+        if changed:
+            tx.stats.save_published(kind, changed, now)
+            emitted += len(changed)
+    return emitted
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return {k: v for k, v in a.items() if k != "as_of"} == {
+        k: v for k, v in b.items() if k != "as_of"
+    }
