@@ -28,12 +28,45 @@ export interface PageDef {
 }
 
 export const NAV_GROUPS: NavGroup[] = [
+  { id: 'desk', titleKey: 'desk.nav', order: 10 },
+  { id: 'supervise', titleKey: 'wallboard.nav', order: 20 },
   { id: 'admin', titleKey: 'nav.admin', order: 50 },
+  { id: 'routing', titleKey: 'routingAdmin.nav.group', order: 55 },
   { id: 'audit', titleKey: 'nav.audit', order: 60 },
   { id: 'personal', titleKey: 'nav.personal', order: 90 },
 ]
 
 export const PAGES: PageDef[] = [
+  {
+    // The agent desktop: the landing page of everyone who takes contacts (lowest order).
+    name: 'desk',
+    path: '/desk',
+    titleKey: 'desk.title',
+    permission: 'agent:self',
+    group: 'desk',
+    order: 100,
+    component: () => import('@/views/desk/AgentDeskView.vue'),
+  },
+  {
+    // The wallboard: live queues and agents (the landing page of QA and tech support).
+    name: 'wallboard',
+    path: '/wallboard',
+    titleKey: 'wallboard.title',
+    permission: 'stats:read',
+    group: 'supervise',
+    order: 200,
+    component: () => import('@/views/wallboard/WallboardView.vue'),
+  },
+  {
+    // Team-lead controls: agents' states, logout approvals, the waiting lines.
+    name: 'team',
+    path: '/team',
+    titleKey: 'wallboard.teamTitle',
+    permission: ['agent:supervise', 'contact:supervise'],
+    group: 'supervise',
+    order: 210,
+    component: () => import('@/views/wallboard/TeamView.vue'),
+  },
   {
     name: 'users',
     path: '/admin/users',
@@ -60,6 +93,59 @@ export const PAGES: PageDef[] = [
     group: 'admin',
     order: 530,
     component: () => import('@/views/SecurityPolicyView.vue'),
+  },
+  // Routing configuration: never a landing page (an agent or an administrator starts elsewhere).
+  {
+    name: 'routing-queues',
+    path: '/routing/queues',
+    titleKey: 'routingAdmin.pages.queues',
+    permission: 'queue:read',
+    group: 'routing',
+    order: 550,
+    landing: false,
+    component: () => import('@/views/routing/QueuesView.vue'),
+  },
+  {
+    name: 'routing-entry-points',
+    path: '/routing/entry-points',
+    titleKey: 'routingAdmin.pages.entryPoints',
+    permission: 'queue:read',
+    group: 'routing',
+    order: 555,
+    landing: false,
+    component: () => import('@/views/routing/EntryPointsView.vue'),
+  },
+  {
+    // Business calendars (营业时间) that entry points follow; views/calendars/.
+    name: 'routing-calendars',
+    path: '/routing/calendars',
+    titleKey: 'calendars.page',
+    permission: 'queue:read',
+    group: 'routing',
+    order: 557,
+    landing: false,
+    component: () => import('@/views/calendars/CalendarsView.vue'),
+  },
+  {
+    name: 'routing-skills',
+    path: '/routing/skills',
+    titleKey: 'routingAdmin.pages.skills',
+    permission: 'queue:read',
+    group: 'routing',
+    order: 560,
+    landing: false,
+    component: () => import('@/views/routing/SkillsView.vue'),
+  },
+  {
+    // GET /api/agents/{id}/profile needs queue:manage (and the user list user:read).
+    name: 'routing-agent-skills',
+    path: '/routing/agent-skills',
+    titleKey: 'routingAdmin.pages.agentSkills',
+    permission: 'queue:manage',
+    group: 'routing',
+    order: 565,
+    landing: false,
+    component: () => import('@/views/routing/AgentSkillsView.vue'),
   },
   {
     name: 'audit',

@@ -79,7 +79,9 @@ def test_agent_sees_chinese_ui_and_switches_to_english(open_page: Any, org: Any,
     page.locator("#login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
 
-    # An agent has no admin pages: lands on the first page allowed (organisation units).
+    # An agent lands on the agent desktop; the organisation units are in the menu.
+    expect(page).to_have_url(re.compile(r"/desk$"))
+    page.get_by_test_id("nav-org-units").click()
     expect(page).to_have_url(re.compile(r"/admin/org-units$"))
     expect(page.get_by_role("heading", name="组织机构", exact=True)).to_be_visible()
     expect(page.get_by_test_id("nav-org-units")).to_have_text("组织机构")
@@ -99,7 +101,8 @@ def test_agent_sees_chinese_ui_and_switches_to_english(open_page: Any, org: Any,
 
     # A page the agent may not open sends them back to their landing page.
     page.goto("/admin/users")
-    expect(page).to_have_url(re.compile(r"/admin/org-units$"))
+    expect(page).to_have_url(re.compile(r"/desk$"))
+    page.get_by_test_id("nav-org-units").click()
 
     # English, remembered across a reload.
     page.get_by_test_id("lang-switch").click()
@@ -315,7 +318,7 @@ def test_idle_warning_and_sign_out(open_page: Any, org: Any, shot: Any) -> None:
     page = open_page()
     page.clock.install()
     sign_in(page, "agent1")
-    expect(page).to_have_url(re.compile(r"/admin/org-units$"))
+    expect(page).to_have_url(re.compile(r"/desk$"))
     dialog = page.get_by_test_id("idle-dialog")
     expect(dialog).to_be_hidden()
 
@@ -330,7 +333,7 @@ def test_idle_warning_and_sign_out(open_page: Any, org: Any, shot: Any) -> None:
 
     # Activity (a click) restarts the count.
     page.clock.fast_forward("10:00")
-    page.get_by_role("heading", name="组织机构", exact=True).click()
+    page.get_by_role("heading", name="坐席工作台", exact=True).click()
     page.clock.fast_forward("10:00")
     expect(dialog).to_be_hidden()
 
