@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         "security_admin",
         "auditor",
     )
+    log_level: str = Field(
+        default="info", description="debug, info, warning or error (the CLI's log output)."
+    )
     host: str = "127.0.0.1"
     port: int = 8266
     public_url: str | None = None

@@ -29,8 +29,10 @@ async def events(
     request: Request,
     actor: ActorDep,
     rt: RuntimeDep,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
-    since: Annotated[int | None, Query(ge=0, description="resume after this event id")] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=2**63 - 1)] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="resume after this event id")
+    ] = None,
 ) -> StreamingResponse:
     """Events the caller may see, as they are committed. Resume with `Last-Event-ID` (or
     `?since=`); without either the stream starts at the present. A comment line is sent as a

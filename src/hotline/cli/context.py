@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
+import structlog
 import typer
 
 from hotline.core.errors import HotlineError
@@ -13,7 +15,16 @@ from hotline.settings import Settings
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; also sets the log level they name (the CLI is the
+    entry point: library code never configures logging)."""
+    settings = Settings()
+    level = logging.getLevelName(settings.log_level.upper())
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(
+            level if isinstance(level, int) else logging.INFO
+        )
+    )
+    return settings
 
 
 @contextlib.contextmanager
