@@ -10,6 +10,7 @@ from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from hotline.api.contacts import Code, Strict
+from hotline.api.routing import Name
 from hotline.api.security import ActorDep, RuntimeDep, SecureRouter
 from hotline.domains.calendars import actions, queries
 from hotline.domains.calendars.model import (
@@ -27,7 +28,6 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Time = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", examples=["08:30"])]
 SpanIn = Annotated[list[Time], Field(min_length=2, max_length=2, description="[start, end)")]
 DaySpans = Annotated[list[SpanIn], Field(max_length=MAX_SPANS_PER_DAY)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])]
 
 

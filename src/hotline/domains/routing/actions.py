@@ -16,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hotline.core.errors import Conflict, InvalidInput, NotFound
@@ -54,6 +55,7 @@ from hotline.domains.routing.ports import (
     EntryPoint,
     LogoutRequest,
     Queue,
+    RoutingStore,
     RoutingTx,
     Skill,
     StateLogEntry,
@@ -497,72 +499,67 @@ def _config_event(kind: str, object_type: str, object_id: str, payload: dict[str
     )
 
 
-def create_skill(tx: RoutingTx, *, code: str, name: str) -> Skill:
-    """Add a skill (queue:manage over the whole organisation: skills are global)."""
+@dataclass(frozen=True, slots=True)
+class _CodedKind:
+    """Skills and wrap-up codes: global configuration items with a fixed code, a name and an
+    active flag, created and changed the same way."""
+
+    object_type: str  # audit and event object type
+    label: str  # in messages
+    error: str  # errors.routing.<error>_exists / _not_found
+    make: Callable[..., Any]
+    get: Callable[[RoutingStore, str], Any]
+    by_code: Callable[[RoutingStore, str], Any]
+    insert: Callable[[RoutingStore, Any], None]
+    update: Callable[..., None]
+
+
+_SKILLS = _CodedKind(
+    "skill",
+    "skill",
+    "skill",
+    Skill,
+    lambda st, i: st.skill(i),
+    lambda st, c: st.skill_by_code(c),
+    lambda st, item: st.insert_skill(item),
+    lambda st, i, **f: st.update_skill(i, **f),
+)
+_WRAP_UP_CODES = _CodedKind(
+    "wrap_up_code",
+    "wrap-up code",
+    "wrap_up_code",
+    WrapUpCode,
+    lambda st, i: st.wrap_up_code(i),
+    lambda st, c: st.wrap_up_code_by_code(c),
+    lambda st, item: st.insert_wrap_up_code(item),
+    lambda st, i, **f: st.update_wrap_up_code(i, **f),
+)
+
+
+def _create_coded(tx: RoutingTx, kind: _CodedKind, code: str, name: str) -> Any:
     tx.actor.require_root("queue:manage")
     code, name = check_code(code), check_name(name)
-    if tx.routing.skill_by_code(code) is not None:
-        raise Conflict(f"skill {code!r} exists", key="errors.routing.skill_exists", field="code")
-    now = tx.clock.now()
-    skill = Skill(new_id(), code, name, True, now, now)
-    tx.routing.insert_skill(skill)
-    tx.audit("skill.create", "skill", skill.id, after={"code": code, "name": name})
-    tx.emit(_config_event("created", "skill", skill.id, {"code": code, "name": name}))
-    return skill
-
-
-def update_skill(
-    tx: RoutingTx, *, skill_id: str, name: str | None = None, active: bool | None = None
-) -> Skill:
-    """Rename or (de)activate a skill. The code never changes: queues and agents use it."""
-    tx.actor.require_root("queue:manage")
-    skill = tx.routing.skill(skill_id)
-    if skill is None:
-        raise NotFound("no such skill", key="errors.routing.skill_not_found")
-    changes: dict[str, Any] = {}
-    if name is not None and check_name(name) != skill.name:
-        changes["name"] = check_name(name)
-    if active is not None and active != skill.active:
-        changes["active"] = active
-    if not changes:
-        return skill
-    now = tx.clock.now()
-    tx.routing.update_skill(skill.id, updated_at=now, **changes)
-    tx.audit(
-        "skill.update",
-        "skill",
-        skill.id,
-        before={k: getattr(skill, k) for k in changes},
-        after=changes,
-    )
-    tx.emit(_config_event("updated", "skill", skill.id, {"code": skill.code, **changes}))
-    return dataclasses.replace(skill, updated_at=now, **changes)
-
-
-def create_wrap_up_code(tx: RoutingTx, *, code: str, name: str) -> WrapUpCode:
-    """Add a wrap-up code (global configuration, like skills)."""
-    tx.actor.require_root("queue:manage")
-    code, name = check_code(code), check_name(name)
-    if tx.routing.wrap_up_code_by_code(code) is not None:
+    if kind.by_code(tx.routing, code) is not None:
         raise Conflict(
-            f"wrap-up code {code!r} exists", key="errors.routing.wrap_up_code_exists", field="code"
+            f"{kind.label} {code!r} exists", key=f"errors.routing.{kind.error}_exists", field="code"
         )
     now = tx.clock.now()
-    item = WrapUpCode(new_id(), code, name, True, now, now)
-    tx.routing.insert_wrap_up_code(item)
-    tx.audit("wrap_up_code.create", "wrap_up_code", item.id, after={"code": code, "name": name})
-    tx.emit(_config_event("created", "wrap_up_code", item.id, {"code": code, "name": name}))
+    item = kind.make(new_id(), code, name, True, now, now)
+    kind.insert(tx.routing, item)
+    tx.audit(
+        f"{kind.object_type}.create", kind.object_type, item.id, after={"code": code, "name": name}
+    )
+    tx.emit(_config_event("created", kind.object_type, item.id, {"code": code, "name": name}))
     return item
 
 
-def update_wrap_up_code(
-    tx: RoutingTx, *, code_id: str, name: str | None = None, active: bool | None = None
-) -> WrapUpCode:
-    """Rename or (de)activate a wrap-up code; contacts keep the code they were given."""
+def _update_coded(
+    tx: RoutingTx, kind: _CodedKind, item_id: str, name: str | None, active: bool | None
+) -> Any:
     tx.actor.require_root("queue:manage")
-    item = tx.routing.wrap_up_code(code_id)
+    item = kind.get(tx.routing, item_id)
     if item is None:
-        raise NotFound("no such wrap-up code", key="errors.routing.wrap_up_code_not_found")
+        raise NotFound(f"no such {kind.label}", key=f"errors.routing.{kind.error}_not_found")
     changes: dict[str, Any] = {}
     if name is not None and check_name(name) != item.name:
         changes["name"] = check_name(name)
@@ -571,16 +568,44 @@ def update_wrap_up_code(
     if not changes:
         return item
     now = tx.clock.now()
-    tx.routing.update_wrap_up_code(item.id, updated_at=now, **changes)
+    kind.update(tx.routing, item.id, updated_at=now, **changes)
     tx.audit(
-        "wrap_up_code.update",
-        "wrap_up_code",
+        f"{kind.object_type}.update",
+        kind.object_type,
         item.id,
         before={k: getattr(item, k) for k in changes},
         after=changes,
     )
-    tx.emit(_config_event("updated", "wrap_up_code", item.id, {"code": item.code, **changes}))
+    tx.emit(_config_event("updated", kind.object_type, item.id, {"code": item.code, **changes}))
     return dataclasses.replace(item, updated_at=now, **changes)
+
+
+def create_skill(tx: RoutingTx, *, code: str, name: str) -> Skill:
+    """Add a skill (queue:manage over the whole organisation: skills are global)."""
+    skill: Skill = _create_coded(tx, _SKILLS, code, name)
+    return skill
+
+
+def update_skill(
+    tx: RoutingTx, *, skill_id: str, name: str | None = None, active: bool | None = None
+) -> Skill:
+    """Rename or (de)activate a skill. The code never changes: queues and agents use it."""
+    skill: Skill = _update_coded(tx, _SKILLS, skill_id, name, active)
+    return skill
+
+
+def create_wrap_up_code(tx: RoutingTx, *, code: str, name: str) -> WrapUpCode:
+    """Add a wrap-up code (global configuration, like skills)."""
+    item: WrapUpCode = _create_coded(tx, _WRAP_UP_CODES, code, name)
+    return item
+
+
+def update_wrap_up_code(
+    tx: RoutingTx, *, code_id: str, name: str | None = None, active: bool | None = None
+) -> WrapUpCode:
+    """Rename or (de)activate a wrap-up code; contacts keep the code they were given."""
+    item: WrapUpCode = _update_coded(tx, _WRAP_UP_CODES, code_id, name, active)
+    return item
 
 
 # --- queues ----------------------------------------------------------------------------------
