@@ -290,11 +290,13 @@ class _Run:
                 self.max_lag = max(self.max_lag, -delay)
             entry = self.rng.choices(self.entries, weights)[0]
             rng = random.Random(self.rng.getrandbits(64))  # noqa: S311
+            # counted before the task first runs: a drain starting right after the last
+            # arrival must wait for it
+            self.callers_waiting += 1
             self.spawn(self.caller(n, entry, rng))
             n += 1
 
     async def caller(self, n: int, entry: Entry, rng: random.Random) -> None:
-        self.callers_waiting += 1
         try:
             await self._caller(n, entry, rng)
         finally:
