@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=30, ge=1)
     session_idle_minutes: int = Field(default=15, ge=1)
     session_max_hours: int = Field(default=12, ge=1)
+    display_session_hours: int = Field(
+        default=168,
+        ge=1,
+        description="Lifetime of a wall screen's display session (no idle timeout; ADR 0009).",
+    )
     mfa_required_roles: tuple[str, ...] = (
         "system_admin",
         "security_admin",
@@ -66,6 +71,14 @@ class Settings(BaseSettings):
         default="Asia/Shanghai",
         description="The center's time zone (IANA name): decides 'today' and where statistics "
         "intervals start (local midnight).",
+    )
+
+    stats_minute_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="Days to keep the one-minute queue rows behind the rolling 15/30-minute "
+        "figures; interval rows are kept.",
     )
 
     @field_validator("stats_interval_minutes")

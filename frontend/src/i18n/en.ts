@@ -262,6 +262,7 @@ const en: Messages = {
     },
     stats: {
       rebuild: 'Interval statistics rebuilt',
+      prune_minutes: 'One-minute statistics pruned',
     },
     wrap_up_code: {
       create: 'Wrap-up code created',

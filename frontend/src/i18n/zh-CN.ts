@@ -259,6 +259,7 @@ const zhCN = {
     },
     stats: {
       rebuild: '重建统计时段表',
+      prune_minutes: '清理过期的分钟统计',
     },
     wrap_up_code: {
       create: '创建话后小结码',

@@ -24,6 +24,7 @@ from hotline.api import (
 )
 from hotline.api.forwarding import ForwardToLeader
 from hotline.core.context import system_actor
+from hotline.domains.stats.jobs import schedule_prune as schedule_stats_prune
 from hotline.domains.stats.jobs import schedule_publish as schedule_stats_publish
 from hotline.infra.events.pg_listener import PgListener
 from hotline.infra.jobs.registry import build_registry, schedule_audit_checkpoint
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             with rt.db.transaction(actor=system_actor("worker")) as tx:
                 schedule_audit_checkpoint(tx, rt.settings)
                 schedule_stats_publish(tx, delay=0)  # live statistics rows (ADR 0008)
+                schedule_stats_prune(tx)
             worker = WorkerThread(Worker.from_settings(rt.db, registry, rt.settings))
             worker.start()
         # The routing engine: rebuilt from the database now; its timers tick on a thread where

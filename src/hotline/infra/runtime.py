@@ -46,6 +46,7 @@ class Runtime:
             lockout_minutes=s.lockout_minutes,
             session_idle_minutes=s.session_idle_minutes,
             session_max_hours=s.session_max_hours,
+            display_session_hours=s.display_session_hours,
         )
 
     def policy(self) -> PasswordPolicy:
@@ -75,7 +76,11 @@ def build_runtime(
     with engine.begin() as conn:
         cipher.load(conn, clock=clock)
     notifier = Notifier()
-    stats_config = StatsConfig(settings.stats_interval_minutes, settings.stats_timezone)
+    stats_config = StatsConfig(
+        settings.stats_interval_minutes,
+        settings.stats_timezone,
+        settings.stats_minute_retention_days,
+    )
     db = Database(engine, clock=clock, cipher=cipher, notifier=notifier, stats_config=stats_config)
     routing = RoutingService(db, clock=clock, node_url=settings.advertised_url)
     return Runtime(settings, engine, db, cipher, notifier, clock, routing, OutboxTail(db, notifier))

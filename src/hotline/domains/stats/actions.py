@@ -1,5 +1,6 @@
 """Writes of statistics: counting contact history into interval rows as it is written, the
-rebuild from `contact_events`, and publishing changed live rows on the event stream.
+rebuild from `contact_events`, pruning one-minute rows past their retention, and publishing
+changed live rows on the event stream.
 
 `count_history` runs inside the routing transaction that appends the history entries (hooked
 into `routing.actions.record` and the contacts domain's single-entry history writes), so an
@@ -19,7 +20,7 @@ from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.ports import RoutingTx
 from hotline.domains.routing.queries import engine_has_queue
 from hotline.domains.stats import queries
-from hotline.domains.stats.model import FACT_TYPES, reduce_all, reduce_new
+from hotline.domains.stats.model import FACT_TYPES, Dimension, reduce_all, reduce_new
 from hotline.domains.stats.ports import StatsTx
 
 PERMISSION = "stats:read"
@@ -65,8 +66,14 @@ def rebuild(tx: StatsTx, *, since: dt.datetime | None = None) -> int:
     config = tx.stats_config
     start = None if since is None else config.day_start(since)
     tx.stats.lock_for_rebuild()  # before reading: no live count may slip between read and write
-    rows = reduce_all(config, tx.stats.histories_since(start))
-    written = tx.stats.replace_counts(start, rows, tx.clock.now())
+    now = tx.clock.now()
+    horizon = config.minute_horizon(now)
+    rows = {
+        key: counts
+        for key, counts in reduce_all(config, tx.stats.histories_since(start)).items()
+        if key[0] is not Dimension.queue_minute or key[2] >= horizon  # past retention
+    }
+    written = tx.stats.replace_counts(start, rows, now)
     tx.audit(
         "stats.rebuild",
         "stats",
@@ -74,6 +81,23 @@ def rebuild(tx: StatsTx, *, since: dt.datetime | None = None) -> int:
         details={"since": None if start is None else start.isoformat(), "rows": written},
     )
     return written
+
+
+def prune_minute_rows(tx: StatsTx) -> int:
+    """Delete the one-minute queue rows older than the retention (`minute_retention_days`);
+    the interval rows stay. Returns the count; an audit row when anything was deleted.
+    Maintenance: needs `system:manage` over the whole organisation."""
+    tx.actor.require_root("system:manage")
+    before = tx.stats_config.minute_horizon(tx.clock.now())
+    deleted = tx.stats.delete_minute_rows(before)
+    if deleted:
+        tx.audit(
+            "stats.prune_minutes",
+            "stats",
+            None,
+            details={"before": before.isoformat(), "rows": deleted},
+        )
+    return deleted
 
 
 def publish(tx: RoutingTx) -> int:

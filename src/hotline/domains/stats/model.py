@@ -30,6 +30,7 @@ SHORT_ABANDON_MS = 5_000
 DEFAULT_SL_SECONDS = 20.0
 UNKNOWN_AREA = ""  # the caller_area key of contacts without an area
 INTERVAL_CHOICES = (15, 30)
+MAX_MINUTE_RETENTION_DAYS = 366
 
 
 class Dimension(enum.StrEnum):
@@ -50,10 +51,18 @@ class StatsConfig:
 
     interval_minutes: int = 15
     timezone: str = "Asia/Shanghai"
+    # One-minute queue rows only feed the rolling "last 15/30 minutes" figures; kept this long
+    # (the interval rows stay for reports and forecasting).
+    minute_retention_days: int = 7
 
     def __post_init__(self) -> None:
         if self.interval_minutes not in INTERVAL_CHOICES:
             raise InvalidInput("interval_minutes must be 15 or 30", field="interval_minutes")
+        if not 1 <= self.minute_retention_days <= MAX_MINUTE_RETENTION_DAYS:
+            raise InvalidInput(
+                f"minute_retention_days must be 1 to {MAX_MINUTE_RETENTION_DAYS}",
+                field="minute_retention_days",
+            )
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -62,6 +71,10 @@ class StatsConfig:
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def minute_horizon(self, now: dt.datetime) -> dt.datetime:
+        """One-minute rows that start before this are no longer kept."""
+        return now - dt.timedelta(days=self.minute_retention_days)
 
     def day_start(self, at: dt.datetime) -> dt.datetime:
         """UTC start of the center's day that contains `at`."""

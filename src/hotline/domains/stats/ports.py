@@ -50,6 +50,10 @@ class StatsStore(Protocol):
     def replace_counts(
         self, since: dt.datetime | None, rows: Mapping[RowKey, Counts], at: dt.datetime
     ) -> int: ...
+    def delete_minute_rows(self, before: dt.datetime) -> int:
+        """Delete the one-minute queue rows that start before `before`; returns the count."""
+        ...
+
     def interval_rows(
         self,
         kind: Dimension,

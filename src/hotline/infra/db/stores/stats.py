@@ -139,6 +139,15 @@ class SqlStatsStore:
             self.conn.execute(interval_stats.insert(), values)
         return len(values)
 
+    def delete_minute_rows(self, before: dt.datetime) -> int:
+        t = interval_stats.c
+        result = self.conn.execute(
+            interval_stats.delete().where(
+                t.kind == Dimension.queue_minute.value, t.interval_start < before
+            )
+        )
+        return int(result.rowcount or 0)
+
     def interval_rows(
         self,
         kind: Dimension,
