@@ -120,6 +120,18 @@ def open_page(browser: Any, live: LiveServer) -> Iterator[Any]:
 
 
 @pytest.fixture
+def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, with tiny costs: signing in is not what the browser tests are about."""
+    from argon2 import PasswordHasher
+
+    from hotline.domains.identity import secrets as id_secrets
+
+    monkeypatch.setattr(
+        id_secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
 def shot() -> Any:
     """shot(page, name): save a PNG screenshot of the page (viewport) for the docs."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

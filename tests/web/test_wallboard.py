@@ -18,15 +18,13 @@ import time
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
 
 from hotline.core.context import system_actor
-from hotline.domains.identity import secrets as id_secrets
 from hotline.domains.routing import actions as routing
 from hotline.domains.routing.model import Channel
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
 FAULTS = {
     "skills": [["fault_repair", 3]],
@@ -36,14 +34,6 @@ FAULTS = {
 }
 BILLING = {"skills": [["billing", 1]], "channels": ["sms", "chat"]}
 SAMPLES = 9
-
-
-@pytest.fixture(autouse=True)
-def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id, with tiny costs: signing in is not what these tests are about."""
-    monkeypatch.setattr(
-        id_secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture
