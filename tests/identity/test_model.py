@@ -14,6 +14,7 @@ from hotline.domains.identity.model import (
     ADMIN_TRIAD,
     ALLOWED_CHILDREN,
     BUSINESS_DATA,
+    DISPLAY_ROLE,
     PERMISSIONS,
     ROLE_NAMES_ZH,
     ROLES,
@@ -160,13 +161,18 @@ def test_check_password_errors_name_the_field() -> None:
 @given(st.sets(st.sampled_from(sorted(ROLES))))
 def test_separation_of_duties(roles: set[str]) -> None:
     triad = roles & ADMIN_TRIAD
-    allowed = len(triad) <= 1 and not (triad and roles - ADMIN_TRIAD)
+    display_alone = DISPLAY_ROLE not in roles or roles == {DISPLAY_ROLE}
+    allowed = len(triad) <= 1 and not (triad and roles - ADMIN_TRIAD) and display_alone
     try:
         check_separation_of_duties(roles)
     except InvalidInput as e:
         assert not allowed
-        assert e.key == "errors.separation_of_duties"
-        assert set(e.params["roles"]) <= roles and len(e.params["roles"]) >= 2
+        if not display_alone:
+            assert e.key == "errors.display_role_exclusive"
+            assert e.params["role"] in roles - {DISPLAY_ROLE}
+        else:
+            assert e.key == "errors.separation_of_duties"
+            assert set(e.params["roles"]) <= roles and len(e.params["roles"]) >= 2
     else:
         assert allowed
 

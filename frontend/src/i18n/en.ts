@@ -185,6 +185,9 @@ const en: Messages = {
     lockout_minutes: 'Lockout duration (minutes)',
     session_idle_minutes: 'Idle timeout (minutes)',
     session_max_hours: 'Maximum session length (hours)',
+    display_session_hours: 'Wall screen session length (hours)',
+    display_session_hoursHint:
+      'Display accounts (wall screens) are never signed out for inactivity; they sign in again after this long.',
     readOnly: 'Only a security administrator can change the security policy.',
     saved: 'Security policy saved',
   },
@@ -344,6 +347,7 @@ const en: Messages = {
     security_admin: 'Security administrator',
     auditor: 'Auditor',
     system_admin: 'System administrator',
+    wallboard_display: 'Wallboard display',
   },
   permissions: {
     org: { read: 'See organisation units', manage: 'Manage organisation units' },
@@ -392,6 +396,8 @@ const en: Messages = {
     permission_required: 'Permission needed: {permission}',
     permission_required_root: 'Permission over the whole organisation needed: {permission}',
     separation_of_duties: 'Separation of duties: one user cannot hold {roles} together.',
+    display_role_exclusive:
+      'A wallboard display account holds no other role ({role}): it is never signed out for inactivity.',
     self_grant: 'You cannot grant or revoke your own roles.',
     unknown_role: 'Unknown role.',
     scope_not_held: 'A token cannot have permissions you do not hold: {scopes}',

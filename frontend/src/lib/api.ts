@@ -133,8 +133,13 @@ export interface Me {
   roles: string[]
   mfa_enrollment_required: boolean
   password_change_required: boolean
-  idle_timeout_seconds: number
+  /** null: this session has no idle timeout (a wall screen's display session). */
+  idle_timeout_seconds: number | null
+  session_kind: SessionKind
 }
+
+/** interactive: a person's session; display: a wall screen's display account (ADR 0009). */
+export type SessionKind = 'interactive' | 'display'
 
 export type OrgUnitKind = 'group' | 'branch' | 'dispatch_center' | 'department' | 'team'
 
@@ -167,6 +172,7 @@ export interface Policy {
   lockout_minutes: number
   session_idle_minutes: number
   session_max_hours: number
+  display_session_hours: number
 }
 
 export interface AuditRow {

@@ -20,8 +20,9 @@ export interface IdleTimer {
   stay: () => Promise<void>
 }
 
+/** `timeoutSeconds` null: no idle timeout (a display session), never warns nor expires. */
 export function useIdleTimer(
-  timeoutSeconds: Ref<number>,
+  timeoutSeconds: Ref<number | null>,
   onExpire: () => void,
   now: () => number = () => Date.now(),
 ): IdleTimer {
@@ -64,6 +65,10 @@ export function useIdleTimer(
   })
 
   function tick(): void {
+    if (timeoutSeconds.value === null) {
+      warning.value = false
+      return
+    }
     const last = Math.max(lastActivity, shared())
     const timeout = timeoutSeconds.value * 1000
     const left = last + timeout - now()

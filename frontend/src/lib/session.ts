@@ -4,6 +4,9 @@ import { computed, ref } from 'vue'
 import { api, ApiError, type Me } from './api'
 import { can, landingPage } from '@/pages'
 
+/** Where a display session (a wall screen) starts: the wallboard in TV mode. */
+export const DISPLAY_LANDING = '/wallboard?tv=1'
+
 export const useSession = defineStore('session', () => {
   const me = ref<Me | null>(null)
   const loaded = ref(false)
@@ -50,6 +53,7 @@ export const useSession = defineStore('session', () => {
 
   /** Where this user starts: the first page of the registry they may open. */
   function landing(): string {
+    if (me.value?.session_kind === 'display') return DISPLAY_LANDING
     const page = landingPage(permissions.value)
     return page ? page.path : '/no-access'
   }

@@ -31,6 +31,8 @@ from hotline.domains.identity.model import (
     OrgUnit,
     OrgUnitKind,
     PasswordPolicy,
+    SessionKind,
+    session_lifetime,
 )
 from hotline.infra.db.stores.identity import SqlIdentityStore
 
@@ -77,7 +79,9 @@ class LoginOut(BaseModel):
     token: str
     user: UserOut
     mfa_enrollment_required: bool
-    idle_timeout_seconds: int
+    # None: this session has no idle timeout (a display session, see `session_kind`).
+    idle_timeout_seconds: int | None
+    session_kind: SessionKind
 
 
 class MeOut(BaseModel):
@@ -86,7 +90,9 @@ class MeOut(BaseModel):
     roles: list[str]
     mfa_enrollment_required: bool
     password_change_required: bool
-    idle_timeout_seconds: int
+    # None: this session has no idle timeout (a display session, see `session_kind`).
+    idle_timeout_seconds: int | None
+    session_kind: SessionKind
 
 
 class PasswordChangeIn(Strict):
@@ -186,6 +192,7 @@ class PolicyOut(BaseModel):
     lockout_minutes: int
     session_idle_minutes: int
     session_max_hours: int
+    display_session_hours: int
 
 
 class PolicyPatch(Strict):
@@ -196,6 +203,7 @@ class PolicyPatch(Strict):
     lockout_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     session_idle_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     session_max_hours: Annotated[int, Field(ge=1, le=72)] | None = None
+    display_session_hours: Annotated[int, Field(ge=1, le=720)] | None = None
 
 
 def _unit_out(u: OrgUnit) -> OrgUnitOut:
@@ -210,6 +218,10 @@ def _unit_out(u: OrgUnit) -> OrgUnitOut:
     )
 
 
+def _idle_timeout(kind: SessionKind, policy: PasswordPolicy) -> int | None:
+    return None if kind is SessionKind.display else policy.session_idle_minutes * 60
+
+
 def _me(rt: RuntimeDep, actor: Actor) -> MeOut:
     now = rt.clock.now()
     with rt.db.read() as conn:
@@ -219,6 +231,9 @@ def _me(rt: RuntimeDep, actor: Actor) -> MeOut:
         if user is None:
             raise Unauthenticated("account no longer exists")
         view = queries.user_view(user, store.grants_of(user.id), now=now)
+        session = store.session(actor.session_id) if actor.session_id else None
+    # An API token is no session: it has no idle timeout either, but is not a display.
+    kind = session.kind if session else SessionKind.interactive
     needs = bool(actor.roles & set(rt.settings.mfa_required_roles)) and not user.totp_enabled
     return MeOut(
         user=UserOut(**view),
@@ -226,7 +241,8 @@ def _me(rt: RuntimeDep, actor: Actor) -> MeOut:
         roles=sorted(actor.roles),
         mfa_enrollment_required=needs,
         password_change_required=user.must_change_password,
-        idle_timeout_seconds=rt.policy().session_idle_minutes * 60,
+        idle_timeout_seconds=_idle_timeout(kind, rt.policy()),
+        session_kind=kind,
     )
 
 
@@ -258,14 +274,15 @@ def login(body: LoginIn, request: Request, response: Response, rt: RuntimeDep) -
         if code == "locked":
             raise Locked(messages[code], key="errors.locked")
         raise Unauthenticated(messages[code], key=f"errors.{code}")
-    assert result.token and result.user
+    assert result.token and result.user and result.session
+    kind = result.session.kind
     response.set_cookie(
         SESSION_COOKIE,
         result.token,
         httponly=True,
         samesite="strict",
         secure=rt.settings.secure_cookies,
-        max_age=policy.session_max_hours * 3600,
+        max_age=int(session_lifetime(kind, policy).total_seconds()),
     )
     with rt.db.read() as conn:
         store = SqlIdentityStore(conn)
@@ -274,7 +291,8 @@ def login(body: LoginIn, request: Request, response: Response, rt: RuntimeDep) -
         token=result.token,
         user=UserOut(**view),
         mfa_enrollment_required=result.mfa_enrollment_required,
-        idle_timeout_seconds=policy.session_idle_minutes * 60,
+        idle_timeout_seconds=_idle_timeout(kind, policy),
+        session_kind=kind,
     )
 
 

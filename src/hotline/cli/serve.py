@@ -15,6 +15,7 @@ import uvicorn
 from hotline.api.app import create_app
 from hotline.cli.context import load_settings
 from hotline.cli.load import demo_plan
+from hotline.domains.identity.model import DISPLAY_ROLE
 from hotline.infra import demo as demo_data
 from hotline.infra.runtime import build_runtime
 from hotline.load.driver import run_sync
@@ -98,6 +99,8 @@ def demo(
         mfa = (
             "  (sets up 2-factor at first sign-in)" if u.role in settings.mfa_required_roles else ""
         )
+        if u.role == DISPLAY_ROLE:
+            mfa = "  (wall screen: the wallboard in TV mode, never signed out for inactivity)"
         typer.echo(f"    {u.username:<10} {u.role}{mfa}")
     abort = threading.Event()
     if load:

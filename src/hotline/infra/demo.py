@@ -49,6 +49,8 @@ USERS = [
     ("auditor", "冯涛 (审计员)", "it", "auditor", "group"),
     # A service account for chat/email/SMS gateways (signs in for an API token).
     ("gateway", "渠道接入网关", "it", "channel_gateway", "cs-center"),
+    # The wall screen of the center: opens the wallboard in TV mode, no idle sign-out.
+    ("wallboard", "客服中心大屏", "cs-center", "wallboard_display", "cs-center"),
 ]
 
 # --- the routing floor (R-A3) ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from hotline.domains.identity import secrets as sec
 from hotline.domains.identity.model import (
     ADMIN_TRIAD,
     ALLOWED_CHILDREN,
+    DISPLAY_ROLE,
     ROLES,
     ApiToken,
     OrgUnit,
@@ -32,6 +33,8 @@ from hotline.domains.identity.model import (
     is_locked,
     needs_mfa,
     next_lock,
+    session_kind_for,
+    session_lifetime,
 )
 from hotline.domains.identity.ports import IdentityTx
 from hotline.domains.identity.queries import access_org_unit, access_user, user_view
@@ -343,12 +346,23 @@ def revoke_grant(tx: IdentityTx, *, grant_id: str) -> None:
     if grant.user_id == tx.actor.user_id:
         raise PermissionDenied("you cannot revoke your own roles", key="errors.self_grant")
     tx.identity.delete_grant(grant.id)
+    details: dict[str, Any] = {
+        "role": grant.role,
+        "org_unit_id": grant.org_unit_id,
+        "grant_id": grant.id,
+    }
+    remaining = {g.role for g in tx.identity.grants_of(grant.user_id)}
+    if grant.role == DISPLAY_ROLE and DISPLAY_ROLE not in remaining:
+        # No longer a display account: its wall screens' sessions (no idle timeout) end now.
+        details["sessions_ended"] = tx.identity.end_sessions_of(
+            grant.user_id, tx.clock.now(), "role_revoked"
+        )
     tx.audit(
         "role.revoke",
         "user",
         grant.user_id,
         org_unit_path=grant.org_unit_path,
-        details={"role": grant.role, "org_unit_id": grant.org_unit_id, "grant_id": grant.id},
+        details=details,
     )
     tx.emit(
         Event(
@@ -441,19 +455,27 @@ def login(
         tx.identity.update_user(user.id, totp_last_step=step)
         mfa_passed = True
     token = sec.new_token("hls")
+    # A display account (only the wallboard role) gets a display session: no idle timeout.
+    kind = session_kind_for(roles)
     session = Session(
         id=new_id(),
         user_id=user.id,
         mfa_passed=mfa_passed or not mfa_required,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + dt.timedelta(hours=policy.session_max_hours),
+        expires_at=now + session_lifetime(kind, policy),
         ended_at=None,
         ip=tx.actor.ip,
+        kind=kind,
     )
     tx.identity.insert_session(session, sec.token_hash(token), user_agent)
     tx.identity.update_user(user.id, failed_logins=0, locked_until=None, last_login_at=now)
-    tx.audit("auth.login", "user", user.id, details={"session_id": session.id, "mfa": mfa_passed})
+    tx.audit(
+        "auth.login",
+        "user",
+        user.id,
+        details={"session_id": session.id, "mfa": mfa_passed, "kind": kind.value},
+    )
     return LoginResult(
         ok=True,
         token=token,
@@ -574,7 +596,12 @@ def update_policy(
         raise InvalidInput(
             "policy too weak: at least 8 characters, 1–4 classes, lockout after ≥ 1 failure"
         )
-    if new.session_idle_minutes < 1 or new.lockout_minutes < 1 or new.history < 0:
+    if (
+        new.session_idle_minutes < 1
+        or new.lockout_minutes < 1
+        or new.history < 0
+        or new.display_session_hours < 1
+    ):
         raise InvalidInput("policy values must be positive")
     now = tx.clock.now()
     for key, value in sorted(changes.items()):

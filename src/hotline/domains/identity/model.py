@@ -102,6 +102,9 @@ ROLES: dict[str, frozenset[str]] = {
     "auditor": frozenset({"audit:read"}),
     # A service account of a chat/email/SMS gateway (uses an API token): registers contacts.
     "channel_gateway": frozenset({"contact:route", "token:manage"}),
+    # The account of a wall screen (ADR 0009): what /wallboard reads (live rows, today's
+    # intervals and the events that update them), nothing it could change, no customer data.
+    "wallboard_display": frozenset({"stats:read"}),
     "system_admin": frozenset(
         {
             "org:read",
@@ -130,6 +133,7 @@ ROLE_NAMES_ZH: dict[str, str] = {
     "auditor": "审计员",
     "system_admin": "系统管理员",
     "channel_gateway": "渠道接入",
+    "wallboard_display": "大屏账号",
 }
 
 # 三员分立: one person may hold at most one of these.
@@ -137,10 +141,25 @@ ADMIN_TRIAD = frozenset({"system_admin", "security_admin", "auditor"})
 BUSINESS_DATA = frozenset(
     p for p in PERMISSIONS if p.split(":")[0] in {"customer", "contact", "agent", "stats"}
 )
+# A display account holds this role and nothing else; its sessions have no idle timeout.
+DISPLAY_ROLE = "wallboard_display"
 
 
 def check_separation_of_duties(roles: set[str]) -> None:
-    """Refuse a set of roles that one user must not hold together."""
+    """Refuse a set of roles that one user must not hold together.
+
+    The display role goes with no other: a display account's sessions escape the idle
+    timeout, so a person with real powers must never get one (ADR 0009).
+    """
+    if DISPLAY_ROLE in roles and len(roles) > 1:
+        other = sorted(roles - {DISPLAY_ROLE})[0]
+        raise InvalidInput(
+            f"a {DISPLAY_ROLE} account holds no other role (it has no idle timeout): "
+            f"{DISPLAY_ROLE} and {other} cannot go together",
+            key="errors.display_role_exclusive",
+            params={"role": other},
+            field="role",
+        )
     triad = sorted(roles & ADMIN_TRIAD)
     if len(triad) > 1:
         raise InvalidInput(
@@ -167,6 +186,8 @@ class PasswordPolicy:
     lockout_minutes: int = 30
     session_idle_minutes: int = 15
     session_max_hours: int = 12
+    # Absolute lifetime of a display session (wall screens: no idle timeout, ADR 0009).
+    display_session_hours: int = 168
 
 
 def character_classes(password: str) -> int:
@@ -280,6 +301,11 @@ class RoleGrant:
     created_at: dt.datetime
 
 
+class SessionKind(enum.StrEnum):
+    interactive = "interactive"  # a person: idle timeout and the normal lifetime
+    display = "display"  # a wall screen's display account: no idle timeout (ADR 0009)
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     id: str
@@ -290,6 +316,7 @@ class Session:
     expires_at: dt.datetime
     ended_at: dt.datetime | None
     ip: str | None
+    kind: SessionKind = SessionKind.interactive
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,10 +332,35 @@ class ApiToken:
     last_used_at: dt.datetime | None
 
 
-def session_expired(session: Session, policy: PasswordPolicy, now: dt.datetime) -> bool:
-    """Ended, past its absolute lifetime, or idle longer than the policy allows."""
+def is_display_account(roles: set[str]) -> bool:
+    """Holds the display role and nothing else (the grant rules keep it that way)."""
+    return roles == {DISPLAY_ROLE}
+
+
+def session_kind_for(roles: set[str]) -> SessionKind:
+    """The kind of session a sign-in with these roles gets."""
+    return SessionKind.display if is_display_account(roles) else SessionKind.interactive
+
+
+def session_lifetime(kind: SessionKind, policy: PasswordPolicy) -> dt.timedelta:
+    """Absolute lifetime of a new session of this kind."""
+    if kind is SessionKind.display:
+        return dt.timedelta(hours=policy.display_session_hours)
+    return dt.timedelta(hours=policy.session_max_hours)
+
+
+def session_expired(
+    session: Session, policy: PasswordPolicy, now: dt.datetime, roles: set[str] | None = None
+) -> bool:
+    """Ended, past its absolute lifetime, or idle longer than the policy allows.
+
+    A display session has no idle limit, but only while its holder is still a display account
+    (`roles`, the holder's roles now): given other roles, it ends (ADR 0009).
+    """
     if session.ended_at is not None or session.expires_at <= now:
         return True
+    if session.kind is SessionKind.display:
+        return roles is None or not is_display_account(roles)
     return now - session.last_seen_at > dt.timedelta(minutes=policy.session_idle_minutes)
 
 

@@ -173,7 +173,8 @@ def resolve_session(
     session can do nothing but that: the actor has no grants at all.
     """
     found = store.session_holder(token_hash)
-    if found is None or session_expired(found[0], policy, now):
+    roles = {g.role for g in found[1].grants} if found is not None and found[1] else set()
+    if found is None or session_expired(found[0], policy, now, roles):
         raise Unauthenticated(
             "session expired or unknown; sign in again", key="errors.session_expired"
         )

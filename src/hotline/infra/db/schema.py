@@ -92,6 +92,8 @@ sessions = sa.Table(
     sa.Column("end_reason", sa.String(32), nullable=True),
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(300), nullable=True),
+    # interactive (a person: idle timeout) or display (a wall screen's account, ADR 0009).
+    sa.Column("kind", sa.String(16), nullable=False, server_default="interactive"),
 )
 
 api_tokens = sa.Table(

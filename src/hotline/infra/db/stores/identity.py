@@ -14,6 +14,7 @@ from hotline.domains.identity.model import (
     OrgUnitKind,
     RoleGrant,
     Session,
+    SessionKind,
     User,
     UserStatus,
 )
@@ -76,6 +77,7 @@ def _session(row: Any) -> Session:
         expires_at=row.expires_at,
         ended_at=row.ended_at,
         ip=row.ip,
+        kind=SessionKind(row.kind),
     )
 
 
@@ -335,8 +337,13 @@ class SqlIdentityStore:
                 expires_at=session.expires_at,
                 ip=session.ip,
                 user_agent=(user_agent or "")[:300] or None,
+                kind=session.kind.value,
             )
         )
+
+    def session(self, session_id: str) -> Session | None:
+        row = self.conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+        return _session(row) if row else None
 
     def session_by_token_hash(self, token_hash: str) -> Session | None:
         row = self.conn.execute(_SESSION_BY_HASH, {"hash": token_hash}).first()
