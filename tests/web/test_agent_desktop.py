@@ -13,11 +13,8 @@ import re
 from typing import Any
 
 import pytest
+from floor import build_floor
 from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
-
-from hotline.core.context import system_actor
-from hotline.domains.routing import actions as routing
-from hotline.domains.routing.model import Channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
@@ -39,50 +36,19 @@ BILLING = {
 def floor(runtime: Any, org: Any) -> dict[str, str]:
     """Two queues (faults, billing), an SMS entry point 96266, wrap-up codes, an agent who
     serves faults only, a team lead, a duty manager who also takes contacts, a gateway."""
-    ids = {
-        "agent1": org.user("agent1", "agent", unit="team-a"),
-        "lead": org.user("lead", "team_lead", unit="center"),
-        "duty": org.user("duty", "duty_manager", unit="group"),
-        "gateway": org.user("gateway", "channel_gateway", unit="center"),
-    }
-
-    def configure(tx: Any, engine: Any) -> None:
-        for code, name in [("fault_repair", "故障报修"), ("billing", "账单查询")]:
-            routing.create_skill(tx, code=code, name=name)
-        for code, name in [("resolved", "已解决"), ("escalated", "转工单")]:
-            routing.create_wrap_up_code(tx, code=code, name=name)
-        faults = routing.create_queue(
-            tx,
-            engine,
-            code="faults",
-            name="故障报修",
-            org_unit_id=org.center.id,
-            settings=FAULTS,
-        )
-        billing = routing.create_queue(
-            tx,
-            engine,
-            code="billing",
-            name="账单查询",
-            org_unit_id=org.center.id,
-            settings=BILLING,
-        )
-        ids["faults"], ids["billing"] = faults.id, billing.id
-        routing.create_entry_point(
-            tx, channel=Channel.sms, address="96266", name="服务热线", queue_id=faults.id
-        )
-        for user, skills in [("agent1", {"fault_repair": 5}), ("duty", {"fault_repair": 9})]:
-            routing.set_agent_profile(
-                tx,
-                engine,
-                user_id=ids[user],
-                skills=skills,
-                capacity={"sms": 1, "chat": 1},
-                group=None,
-            )
-
-    runtime.routing.execute(system_actor("fixture"), configure)
-    return ids
+    return build_floor(
+        runtime,
+        org,
+        {
+            "agent1": ("agent", "team-a"),
+            "lead": ("team_lead", "center"),
+            "duty": ("duty_manager", "group"),
+            "gateway": ("channel_gateway", "center"),
+        },
+        queues={"faults": FAULTS, "billing": BILLING},
+        entry_points=[("96266", "服务热线", "faults")],
+        agents={"agent1": {"fault_repair": 5}, "duty": {"fault_repair": 9}},
+    )
 
 
 def arrive(login: Any, caller: str = "13812345678") -> str:

@@ -24,13 +24,11 @@ from typing import Any
 
 import httpx
 import pytest
+from floor import build_floor
 from test_browser import PASSWORD, assert_accessible, expect, open_select, sign_in
 from test_wallboard import agent_action
 
 from hotline.core.clock import ManualClock
-from hotline.core.context import system_actor
-from hotline.domains.routing import actions as routing
-from hotline.domains.routing.model import Channel
 from hotline.infra.runtime import Runtime, build_runtime
 from hotline.settings import Settings
 from live_server import LiveServer
@@ -79,40 +77,19 @@ def floor(runtime: Runtime, org: Any, clock: ManualClock) -> dict[str, str]:
     """Queues faults (SMS 96266 服务热线) and billing; agent1 serves faults, agent2 billing;
     a team lead over the center; a channel gateway; wrap-up codes."""
     catch_up(clock)
-    ids = {
-        "agent1": org.user("agent1", "agent", unit="team-a"),
-        "agent2": org.user("agent2", "agent", unit="team-a"),
-        "lead": org.user("lead", "team_lead", unit="center"),
-        "gateway": org.user("gateway", "channel_gateway", unit="center"),
-    }
-
-    def configure(tx: Any, engine: Any) -> None:
-        for code, name in [("fault_repair", "故障报修"), ("billing", "账单查询")]:
-            routing.create_skill(tx, code=code, name=name)
-        for code, name in [("resolved", "已解决"), ("escalated", "转工单")]:
-            routing.create_wrap_up_code(tx, code=code, name=name)
-        faults = routing.create_queue(
-            tx, engine, code="faults", name="故障报修", org_unit_id=org.center.id, settings=FAULTS
-        )
-        billing = routing.create_queue(
-            tx, engine, code="billing", name="账单查询", org_unit_id=org.center.id, settings=BILLING
-        )
-        ids["faults"], ids["billing"] = faults.id, billing.id
-        routing.create_entry_point(
-            tx, channel=Channel.sms, address="96266", name="服务热线", queue_id=faults.id
-        )
-        for agent, skills in [("agent1", {"fault_repair": 5}), ("agent2", {"billing": 5})]:
-            routing.set_agent_profile(
-                tx,
-                engine,
-                user_id=ids[agent],
-                skills=skills,
-                capacity={"sms": 1, "chat": 1},
-                group=None,
-            )
-
-    runtime.routing.execute(system_actor("fixture"), configure)
-    return ids
+    return build_floor(
+        runtime,
+        org,
+        {
+            "agent1": ("agent", "team-a"),
+            "agent2": ("agent", "team-a"),
+            "lead": ("team_lead", "center"),
+            "gateway": ("channel_gateway", "center"),
+        },
+        queues={"faults": FAULTS, "billing": BILLING},
+        entry_points=[("96266", "服务热线", "faults")],
+        agents={"agent1": {"fault_repair": 5}, "agent2": {"billing": 5}},
+    )
 
 
 @pytest.fixture

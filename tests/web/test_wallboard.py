@@ -18,11 +18,8 @@ import time
 from typing import Any
 
 import pytest
+from floor import build_floor
 from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
-
-from hotline.core.context import system_actor
-from hotline.domains.routing import actions as routing
-from hotline.domains.routing.model import Channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
@@ -41,39 +38,19 @@ def floor(runtime: Any, org: Any, clock: Any) -> dict[str, str]:
     """Queues faults (SMS 96266) and billing (SMS 95588); agent1 serves faults, agent2 billing;
     a team lead over the center; a channel gateway."""
     clock.advance((dt.datetime.now(dt.UTC) - clock.now()).total_seconds())
-    ids = {
-        "agent1": org.user("agent1", "agent", unit="team-a"),
-        "agent2": org.user("agent2", "agent", unit="team-a"),
-        "lead": org.user("lead", "team_lead", unit="center"),
-        "gateway": org.user("gateway", "channel_gateway", unit="center"),
-    }
-
-    def configure(tx: Any, engine: Any) -> None:
-        for code, name in [("fault_repair", "故障报修"), ("billing", "账单查询")]:
-            routing.create_skill(tx, code=code, name=name)
-        faults = routing.create_queue(
-            tx, engine, code="faults", name="故障报修", org_unit_id=org.center.id, settings=FAULTS
-        )
-        billing = routing.create_queue(
-            tx, engine, code="billing", name="账单查询", org_unit_id=org.center.id, settings=BILLING
-        )
-        ids["faults"], ids["billing"] = faults.id, billing.id
-        for address, queue in [("96266", faults.id), ("95588", billing.id)]:
-            routing.create_entry_point(
-                tx, channel=Channel.sms, address=address, name=address, queue_id=queue
-            )
-        for agent, skills in [("agent1", {"fault_repair": 5}), ("agent2", {"billing": 5})]:
-            routing.set_agent_profile(
-                tx,
-                engine,
-                user_id=ids[agent],
-                skills=skills,
-                capacity={"sms": 1, "chat": 1},
-                group=None,
-            )
-
-    runtime.routing.execute(system_actor("fixture"), configure)
-    return ids
+    return build_floor(
+        runtime,
+        org,
+        {
+            "agent1": ("agent", "team-a"),
+            "agent2": ("agent", "team-a"),
+            "lead": ("team_lead", "center"),
+            "gateway": ("channel_gateway", "center"),
+        },
+        queues={"faults": FAULTS, "billing": BILLING},
+        entry_points=[("96266", "96266", "faults"), ("95588", "95588", "billing")],
+        agents={"agent1": {"fault_repair": 5}, "agent2": {"billing": 5}},
+    )
 
 
 def agent_action(client: Any, action: str, expect_status: int = 200, **body: Any) -> Any:

@@ -29,14 +29,14 @@ class StatsJobsTx(RoutingTx, JobsUnitOfWork, Protocol):
     """The worker's unit of work as these jobs see it."""
 
 
+def _schedule_once(tx: StatsJobsTx, kind: str, delay: float) -> None:
+    # Idempotent: the kind is its own dedupe key, so one run at most is pending.
+    tx.jobs.schedule(kind, {}, due_at=tx.clock.now() + dt.timedelta(seconds=delay), dedupe_key=kind)
+
+
 def schedule_publish(tx: StatsJobsTx, *, delay: float = PUBLISH_EVERY_SECONDS) -> None:
-    """Make sure one publish run is pending (idempotent: one dedupe key)."""
-    tx.jobs.schedule(
-        PUBLISH_JOB,
-        {},
-        due_at=tx.clock.now() + dt.timedelta(seconds=delay),
-        dedupe_key=PUBLISH_JOB,
-    )
+    """Make sure one publish run is pending."""
+    _schedule_once(tx, PUBLISH_JOB, delay)
 
 
 @JOBS.handler(PUBLISH_JOB, retry=RetryPolicy(base_seconds=1, max_seconds=30))
@@ -54,13 +54,8 @@ def rebuild_job(tx: RoutingTx, payload: Mapping[str, Any]) -> None:
 
 
 def schedule_prune(tx: StatsJobsTx, *, delay: float = PRUNE_EVERY_SECONDS) -> None:
-    """Make sure one prune run is pending (idempotent: one dedupe key)."""
-    tx.jobs.schedule(
-        PRUNE_JOB,
-        {},
-        due_at=tx.clock.now() + dt.timedelta(seconds=delay),
-        dedupe_key=PRUNE_JOB,
-    )
+    """Make sure one prune run is pending."""
+    _schedule_once(tx, PRUNE_JOB, delay)
 
 
 @JOBS.handler(PRUNE_JOB, retry=RetryPolicy(base_seconds=60, max_seconds=3600))
