@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hotline.core.clock import UTC
+from hotline.infra.db.stores.stats import fold_memory
 from hotline.infra.runtime import build_runtime
 from stats.scenario import interval_table, random_scenario, rebuilt
 
@@ -90,6 +91,31 @@ def test_live_rows_equal_the_rebuild_and_survive_a_restart(floor: Floor, seed: i
         assert interval_table(rt2) == later
     finally:
         rt2.close()
+
+
+def test_the_counting_memory_starts_afresh_with_a_new_engine(floor: Floor) -> None:
+    """The live path remembers each contact's fold between its writes (ADR 0008); a new
+    engine (rebuild, lease taken again: another node may have written meanwhile) forgets
+    them, and counting goes on exactly from the stored history."""
+    memory = fold_memory(floor.runtime.engine)
+    floor.ready("agent2")
+    c = floor.arrive()
+    floor.clock.advance(4)
+    floor.contact("agent2", c["id"], "accept")
+    assert len(memory) == 1
+    floor.runtime.routing.rebuild()
+    assert len(memory) == 0
+    floor.clock.advance(50)
+    floor.contact("agent2", c["id"], "end")
+    floor.clock.advance(5)
+    floor.contact("agent2", c["id"], "wrap-up", code="resolved")
+    assert len(memory) == 1
+    faults = next(r for k, r in rows(floor, "queue").items() if k.startswith(floor["faults"]))
+    assert (faults["answered"], faults["handled"], faults["handle_ms"]) == (1, 1, 50_000)
+    assert faults["wrap_up_ms"] == 5_000
+    live = interval_table(floor.runtime)
+    rebuilt(floor.runtime)
+    assert interval_table(floor.runtime) == live
 
 
 def test_bad_period_is_refused_with_a_message(floor: Floor) -> None:

@@ -12,9 +12,14 @@ from hypothesis import strategies as st
 
 from hotline.core.clock import UTC
 from hotline.core.errors import InvalidInput
-from hotline.domains.contacts.model import HistoryEntry
+from hotline.domains.contacts.model import ContactRecord, Direction, HistoryEntry, Lifecycle
+from hotline.domains.routing.model import Channel
+from hotline.domains.stats.actions import count_history
 from hotline.domains.stats.model import (
     ContactFacts,
+    Counts,
+    FoldMemory,
+    RowKey,
     StatsConfig,
     merge,
     occupancy,
@@ -100,6 +105,109 @@ def test_counting_in_transactions_equals_folding_the_whole_history(
         CONFIG, [(facts[c], [e for e in log if e.contact_id == c]) for c in sorted(facts)]
     )
     assert {k: v.as_dict() for k, v in live.items()} == {k: v.as_dict() for k, v in whole.items()}
+
+
+class _Store:
+    """The stats store as `count_history` sees it, over a list of committed entries."""
+
+    def __init__(self, facts: dict[str, ContactFacts], memory: FoldMemory) -> None:
+        self.facts, self.fold_memory = facts, memory
+        self.log: list[HistoryEntry] = []
+        self.rows: list[dict[RowKey, Counts]] = []
+        self.replayed = 0
+
+    def contact_facts(self, ids: list[str]) -> dict[str, ContactFacts]:
+        return {c: self.facts[c] for c in ids if c in self.facts}
+
+    def stored_history(self, ids: list[str]) -> list[HistoryEntry]:
+        self.replayed += len(ids)
+        return [e for e in self.log if e.contact_id in ids]
+
+    def add_counts(self, rows: dict[RowKey, Counts], at: dt.datetime) -> None:
+        self.rows.append(rows)
+
+
+class _Tx:
+    def __init__(self, store: _Store) -> None:
+        self.stats, self.stats_config = store, CONFIG
+        self.after_commit: list[object] = []
+        self.clock = type("Clock", (), {"now": staticmethod(lambda: T0)})()
+
+
+def _row(f: ContactFacts) -> ContactRecord:
+    return ContactRecord(
+        f.contact_id,
+        Channel.chat,
+        Direction.inbound,
+        Lifecycle.queued,
+        f.arrived_at,
+        f.arrived_at,
+        entry_point_id=f.entry_point_id,
+        caller_area=f.caller_area,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    histories(),
+    st.lists(st.tuples(st.integers(0, 60), st.booleans(), st.booleans()), max_size=6),
+    st.integers(1, 3),
+)
+def test_counting_with_the_memory_equals_folding_the_whole_history(
+    data: tuple[dict[str, ContactFacts], list[HistoryEntry]],
+    cuts: list[tuple[int, bool, bool]],
+    limit: int,
+) -> None:
+    """The live path remembers folds across transactions: rolled-back transactions (which
+    never reach their after-commit hooks), forgotten contacts (a small limit) and callers
+    that pass the contact rows or not all give the rows of folding the whole history."""
+    facts, log = data
+    memory = FoldMemory(limit=limit)
+    store = _Store(facts, memory)
+    fails = {min(c, len(log)): fail for c, fail, _ in cuts}
+    with_rows = {min(c, len(log)): given for c, _, given in cuts}
+    bounds = sorted({0, len(log), *fails})
+    for a, b in itertools.pairwise(bounds):
+        part = log[a:b]
+        rows = [_row(facts[c]) for c in sorted({e.contact_id for e in part})]
+        if fails.get(a):  # counted, then rolled back: neither rows nor memory change
+            before = len(store.rows)
+            count_history(_Tx(store), part)  # type: ignore[arg-type]
+            del store.rows[before:]
+        tx = _Tx(store)
+        count_history(tx, part, rows=rows if with_rows.get(a) else ())  # type: ignore[arg-type]
+        store.log.extend(part)
+        for hook in tx.after_commit:
+            hook()  # type: ignore[operator]
+        assert len(memory) <= limit
+    live = merge(store.rows)
+    whole = reduce_all(
+        CONFIG, [(facts[c], [e for e in log if e.contact_id == c]) for c in sorted(facts)]
+    )
+    assert {k: v.as_dict() for k, v in live.items()} == {k: v.as_dict() for k, v in whole.items()}
+
+
+def test_the_memory_spares_replaying_stored_history() -> None:
+    facts = {"c0": ContactFacts("c0", T0, "e1", None)}
+    memory = FoldMemory()
+    store = _Store(facts, memory)
+    steps = [
+        HistoryEntry("c0", T0, "queued", "q1"),
+        HistoryEntry("c0", T0 + dt.timedelta(seconds=5), "connected", "q1", "a1"),
+        HistoryEntry(
+            "c0", T0 + dt.timedelta(seconds=65), "ended", "q1", "a1", {"handle_seconds": 60.0}
+        ),
+    ]
+    for e in steps:
+        tx = _Tx(store)
+        count_history(tx, [e])  # type: ignore[arg-type]
+        store.log.append(e)
+        for hook in tx.after_commit:
+            hook()  # type: ignore[operator]
+    assert store.replayed == 1  # only the first write read the (empty) stored history
+    total = merge(store.rows)
+    queue = next(v for k, v in total.items() if k[0].value == "queue")
+    assert (queue.offered, queue.answered, queue.handled, queue.wait_ms) == (1, 1, 1, 5000)
 
 
 def test_intervals_start_at_local_midnight() -> None:

@@ -28,6 +28,7 @@ export const CONTACT_EVENTS = [
   'contact.moved',
   'contact.abandoned',
   'contact.callback_requested',
+  'contact.callback_scheduled',
   'contact.priority_changed',
 ]
 

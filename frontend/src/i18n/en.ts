@@ -474,6 +474,12 @@ const en: Messages = {
       wrap_up_code_not_found: 'No such wrap-up code.',
     },
     contact: {
+      callback_due_past: 'The callback time must be in the future.',
+      callback_due_too_far: 'The callback time must be within {days} days.',
+      callback_due_zone: 'The callback time needs a time zone.',
+      callback_exists: 'A callback for this contact is scheduled already.',
+      callback_no_number: 'Nobody to call back: the contact has neither a caller number nor a customer.',
+      callback_not_handling: 'A callback can be requested only while connected or in wrap-up.',
       callback_not_waiting: 'Only a waiting contact can become a callback.',
       caller_invalid: 'The caller’s number or address is not valid.',
       finished: 'The contact is finished already.',

@@ -465,6 +465,12 @@ const zhCN = {
       wrap_up_code_not_found: '小结代码不存在。',
     },
     contact: {
+      callback_due_past: '回呼时间必须晚于现在。',
+      callback_due_too_far: '回呼时间必须在 {days} 天之内。',
+      callback_due_zone: '回呼时间需要带时区。',
+      callback_exists: '这通来电已预约回呼。',
+      callback_no_number: '无法回呼：来电既没有号码，也没有关联客户。',
+      callback_not_handling: '只有通话中或话后处理中的来电才能预约回呼。',
       callback_not_waiting: '只有排队中的来电才能登记回拨。',
       caller_invalid: '来电方号码或地址格式不正确。',
       finished: '来电已经结束。',

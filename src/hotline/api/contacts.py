@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from hotline.api.security import ActorDep, Problem, RuntimeDep, SecureRouter
 from hotline.core.context import Actor
@@ -83,6 +84,18 @@ class PriorityIn(Strict):
     priority: Priority
 
 
+class CallbackIn(Strict):
+    """A callback for the customer of your contact: now (no `due_at`) or at a time."""
+
+    due_at: dt.datetime | None = Field(
+        default=None,
+        description="when to call back, with a time zone (future, within 7 days); "
+        "absent: as soon as possible",
+    )
+    queue_id: Id36 | None = Field(default=None, description="default: the contact's queue")
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
 class ContactOut(BaseModel):
     id: str
     channel: Channel
@@ -108,6 +121,9 @@ class ContactOut(BaseModel):
     wrap_up_notes: str | None
     masked: bool
     position: int | None = None
+    callback_of: str | None = None
+    callback_due_at: dt.datetime | None = None
+    callback_note: str | None = None
 
 
 class HistoryOut(BaseModel):
@@ -154,6 +170,9 @@ def contact_out(view: ContactView) -> ContactOut:
         wrap_up_notes=view.wrap_up_notes,
         masked=view.masked,
         position=view.position,
+        callback_of=view.callback_of,
+        callback_due_at=view.callback_due_at,
+        callback_note=view.callback_note,
     )
 
 
@@ -171,11 +190,23 @@ def _run(
     return rt.routing.execute(actor, step)
 
 
+async def _run_off_loop(
+    rt: Runtime,
+    actor: Actor,
+    fn: Callable[[Tx, RoutingEngine], ContactRecord],
+) -> ContactOut:
+    """`_run` in a worker thread from an async route: a sync route would also validate its
+    answer in a second worker thread (one hop fewer per contact write)."""
+    return await run_in_threadpool(_run, rt, actor, fn)
+
+
 def _contact_step(verb: str, permission: str, act: Callable[..., ContactRecord], doc: str) -> None:
     """Register `POST /api/contacts/{contact_id}/<verb>`: one contact action without a body."""
 
-    def handler(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
-        return _run(rt, actor, lambda tx, engine: act(tx, engine, contact_id=contact_id))
+    async def handler(contact_id: str, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+        return await _run_off_loop(
+            rt, actor, lambda tx, engine: act(tx, engine, contact_id=contact_id)
+        )
 
     handler.__name__ = handler.__qualname__ = f"contact_{verb}"
     handler.__doc__ = doc
@@ -195,10 +226,10 @@ def _contact_step(verb: str, permission: str, act: Callable[..., ContactRecord],
     status_code=201,
     responses=UNAVAILABLE,
 )
-def arrive(body: ArrivalIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+async def arrive(body: ArrivalIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
     """A chat, email, SMS, social message or work item arrives at an entry point: it is queued
     and, if a skilled agent has room, offered at once (the answer shows which)."""
-    return _run(
+    return await _run_off_loop(
         rt,
         actor,
         lambda tx, engine: actions.arrive(
@@ -248,9 +279,9 @@ _contact_step(
     response_model=ContactOut,
     responses=UNAVAILABLE,
 )
-def wrap_up(contact_id: str, body: WrapUpIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+async def wrap_up(contact_id: str, body: WrapUpIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
     """Code your ended contact; when it was the last one to code you become ready."""
-    return _run(
+    return await _run_off_loop(
         rt,
         actor,
         lambda tx, e: actions.wrap_up(
@@ -272,6 +303,34 @@ def transfer(contact_id: str, body: TransferIn, actor: ActorDep, rt: RuntimeDep)
         actor,
         lambda tx, e: actions.transfer(
             tx, e, contact_id=contact_id, queue_id=body.queue_id, agent_id=body.agent_id
+        ),
+    )
+
+
+@router.post(
+    "/me/contacts/{contact_id}/callback",
+    permission="contact:handle",
+    response_model=ContactOut,
+    status_code=201,
+    responses=UNAVAILABLE,
+)
+def schedule_callback(
+    contact_id: str, body: CallbackIn, actor: ActorDep, rt: RuntimeDep
+) -> ContactOut:
+    """Promise the customer of your connected contact (or one in wrap-up) a call back, now or
+    at `due_at`: a new outbound voice contact, linked to this one, comes into the queue as a
+    callback (until then it is `scheduled`). A connected contact ends (you go to wrap-up).
+    Answers the callback contact."""
+    return _run(
+        rt,
+        actor,
+        lambda tx, e: actions.schedule_callback(
+            tx,
+            e,
+            contact_id=contact_id,
+            due_at=body.due_at,
+            queue_id=body.queue_id,
+            note=body.note,
         ),
     )
 

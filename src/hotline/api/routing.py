@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, Query, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from hotline.api.contacts import UNAVAILABLE, Code, ContactOut, Id36, Priority, Strict, contact_out
 from hotline.api.security import ActorDep, RuntimeDep, SecureRouter
@@ -708,26 +709,31 @@ def _agent_view(rt: Runtime, actor: Actor, user_id: str, permission: str) -> Age
         store = SqlRoutingStore(conn)
         if permission == "agent:self":
             actor.require(permission)
-            user = store.agent_user(actor.user_id or "")
-            if user is None:
+            card = store.agent_card(actor.user_id or "")  # one read: the desktop polls this
+            if card is None:
                 raise Unauthenticated("account no longer exists")
+            user, profile, state, logout = card
         else:
             user = queries.access_agent(store, actor, user_id, permission)
+            profile = store.agent_profile(user.id)
+            state = store.agent_state(user.id)
+            logout = store.pending_logout(user.id)
         view = queries.agent_view(
             user,
-            store.agent_profile(user.id),
-            store.agent_state(user.id),
-            store.pending_logout(user.id),
+            profile,
+            state,
+            logout,
             work_of(SqlContactStore(conn), user.id, rt.cipher.decrypt),
         )
     return _agent_out(view).model_copy(update={"server_time": rt.clock.now()})
 
 
 @router.get("/me/agent", permission="agent:self", response_model=AgentOut)
-def my_agent(actor: ActorDep, rt: RuntimeDep) -> AgentOut:
+async def my_agent(actor: ActorDep, rt: RuntimeDep) -> AgentOut:
     """My agent state, skills and capacity, pending logout request, and my work: offers (with
     their deadlines), connected contacts, contacts awaiting my wrap-up code."""
-    return _agent_view(rt, actor, actor.user_id or "", "agent:self")
+    # Async route, reads in one worker thread (a sync route validates its answer in another).
+    return await run_in_threadpool(_agent_view, rt, actor, actor.user_id or "", "agent:self")
 
 
 @router.post(

@@ -4,6 +4,8 @@ import en from '@/i18n/en'
 import zhCN from '@/i18n/zh-CN'
 import {
   AGENT_REASONS,
+  CALLBACK_HORIZON_DAYS,
+  callbackDueError,
   formatDuration,
   mayGoReady,
   secondsBetween,
@@ -56,6 +58,20 @@ describe('work', () => {
     expect(mayGoReady(me('busy'))).toBe(false)
     expect(mayGoReady(me('busy', 'meal'))).toBe(true)
     expect(mayGoReady(me('logged_out'))).toBe(false)
+  })
+})
+
+describe('callback time', () => {
+  const now = Date.parse('2026-01-05T08:00:00Z')
+  it('must be picked, in the future, within the horizon (server time)', () => {
+    expect(callbackDueError(null, now)).toBe('dueRequired')
+    expect(callbackDueError(new Date('nonsense'), now)).toBe('dueRequired')
+    expect(callbackDueError(new Date(now), now)).toBe('duePast')
+    expect(callbackDueError(new Date(now - 60_000), now)).toBe('duePast')
+    expect(callbackDueError(new Date(now + 60_000), now)).toBeNull()
+    const horizon = now + CALLBACK_HORIZON_DAYS * 86_400_000
+    expect(callbackDueError(new Date(horizon), now)).toBeNull()
+    expect(callbackDueError(new Date(horizon + 1000), now)).toBe('dueTooFar')
   })
 })
 
@@ -178,6 +194,8 @@ describe('desk translations', () => {
       'wrap_up_code_not_found',
     ].map((k) => `routing.${k}`),
     ...[
+      'callback_due_past', 'callback_due_too_far', 'callback_due_zone', 'callback_exists',
+      'callback_no_number', 'callback_not_handling',
       'callback_not_waiting', 'caller_invalid', 'finished', 'left_line', 'no_entry_point',
       'not_found', 'not_in_ivr', 'not_in_wrap_up', 'not_routing', 'not_waiting',
       'priority_range', 'transfer_target', 'wrap_up_code',

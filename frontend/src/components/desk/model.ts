@@ -45,6 +45,10 @@ export interface DeskContact {
   wrap_up_notes: string | null
   masked: boolean
   position?: number | null
+  /** A callback an agent scheduled: the contact it calls back, when (null: at once), note. */
+  callback_of?: string | null
+  callback_due_at?: string | null
+  callback_note?: string | null
 }
 
 export interface ContactHistoryEntry {
@@ -161,4 +165,19 @@ export function splitWork(work: readonly DeskContact[]) {
 export function mayGoReady(me: AgentMe): boolean {
   if (me.state === 'not_ready' || me.state === 'wrap_up') return true
   return me.pending_reason !== null && me.state !== 'ready' && me.state !== 'logged_out'
+}
+
+/** A callback is promised within this many days (the backend's CALLBACK_HORIZON). */
+export const CALLBACK_HORIZON_DAYS = 7
+
+/** What is wrong with a callback time picked in the dialog (null: fine), judged against the
+ * server's `nowMs`: missing, not in the future, or beyond the horizon. */
+export function callbackDueError(
+  due: Date | null,
+  nowMs: number,
+): 'dueRequired' | 'duePast' | 'dueTooFar' | null {
+  if (!due || Number.isNaN(due.getTime())) return 'dueRequired'
+  if (due.getTime() <= nowMs) return 'duePast'
+  if (due.getTime() - nowMs > CALLBACK_HORIZON_DAYS * 86_400_000) return 'dueTooFar'
+  return null
 }

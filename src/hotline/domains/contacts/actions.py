@@ -10,20 +10,29 @@ transaction. Each writes an audit entry; the caller's address is `***` in audit 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from typing import Protocol
+
 from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.core.ids import new_id
+from hotline.core.jobs import JobsUnitOfWork
 from hotline.domains.calendars.model import CLOSED_CHANNELS
 from hotline.domains.contacts.events import contact_event
 from hotline.domains.contacts.model import (
     AREA_MAX,
+    CALLBACK_NOTE_MAX,
     FIELD_CALLER,
+    FINISHED,
     IN_ENGINE,
     NOTES_MAX,
+    PHONE_CHANNELS,
     ContactRecord,
     Direction,
     HistoryEntry,
     Lifecycle,
     caller_index_kind,
+    check_callback_due,
     check_caller,
     check_text,
     finished_status,
@@ -33,7 +42,7 @@ from hotline.domains.routing.actions import contact_record, record
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.model import AgentState, Channel, validate_priority
 from hotline.domains.routing.ports import RoutingTx
-from hotline.domains.routing.queries import access_queue, engine_knows
+from hotline.domains.routing.queries import access_queue, engine_has_queue, engine_knows
 from hotline.domains.stats import actions as stats_actions
 
 
@@ -46,7 +55,7 @@ def _history(tx: RoutingTx, row: ContactRecord, kind: str, **data: object) -> No
         agent_id=row.agent_id,
         data=data,
     )
-    stats_actions.count_history(tx, [entry])  # interval statistics (ADR 0008)
+    stats_actions.count_history(tx, [entry], rows=[row])  # interval statistics (ADR 0008)
     tx.contacts.append_history([entry])
     tx.emit(contact_event(entry, org_unit_path=row.org_unit_path))
 
@@ -434,3 +443,211 @@ def change_priority(
         after={"priority": priority},
     )
     return contact_record(tx, row.id)
+
+
+# --- callbacks an agent schedules (预约回呼, issues 3/4) ----------------------------------------
+# The timer that brings a callback scheduled for a time into its queue (see contacts/jobs.py).
+CALLBACK_DUE_JOB = "contacts.callback_due"
+
+
+class CallbackTx(RoutingTx, JobsUnitOfWork, Protocol):
+    """The unit of work of a scheduled callback: routing, contacts, and a durable timer."""
+
+
+def schedule_callback(
+    tx: CallbackTx,
+    engine: RoutingEngine,
+    *,
+    contact_id: str,
+    due_at: dt.datetime | None = None,
+    queue_id: str | None = None,
+    note: str | None = None,
+) -> ContactRecord:
+    """The agent promises the customer of its connected contact (or of one in wrap-up) a call
+    back: "we will call you back (at 15:00)". Returns the callback contact.
+
+    The callback is a new voice contact, outbound, for the same customer and caller number,
+    from the same entry point, linked to this one (`callback_of`). It goes into `queue_id`
+    (default: this contact's queue; it must take voice) as a callback: now, or at `due_at`
+    (after now, within CALLBACK_HORIZON) through a durable timer; until then it is
+    `scheduled`. `note` (≤500 characters) is for whoever calls back. A connected contact then
+    ends as with `end` (the agent goes on to wrap-up); one in wrap-up stays as it is. Both
+    get a `callback_scheduled` history entry. One open callback per contact.
+    """
+    row = handled_contact(tx.contacts, tx.actor, contact_id)
+    if row.status not in (Lifecycle.connected, Lifecycle.wrap_up):
+        raise Conflict(
+            f"contact is {row.status.value}; a callback can be scheduled only for a connected "
+            "contact or one in wrap-up",
+            key="errors.contact.callback_not_handling",
+            params={"status": row.status.value},
+        )
+    open_ones = [c.id for c in tx.contacts.callbacks_of(row.id) if c.status not in FINISHED]
+    if open_ones:
+        raise Conflict(
+            "a callback for this contact is open already",
+            key="errors.contact.callback_exists",
+            params={"callback_id": open_ones[0]},
+        )
+    target = queue_id or row.queue_id
+    queue = tx.routing.queue(target) if target else None
+    if queue is None:
+        raise NotFound("no such queue", key="errors.routing.queue_not_found", field="queue_id")
+    if Channel.voice not in queue.config.channels:
+        raise InvalidInput(
+            f"queue {queue.code!r} does not take voice contacts; choose a queue for the callback",
+            key="errors.routing.channel_not_in_queue",
+            params={"queue_id": queue.id, "channel": Channel.voice.value},
+            field="queue_id",
+        )
+    # A callback is a phone call: the number is the caller's on a phone channel; otherwise the
+    # customer's (the voice gateway looks it up when it dials).
+    phone = row.channel in PHONE_CHANNELS and row.caller is not None
+    if not phone and row.customer_id is None:
+        raise Conflict(
+            "nobody to call back: the contact has neither a caller number nor a customer",
+            key="errors.contact.callback_no_number",
+        )
+    now = tx.clock.now()
+    due = None if due_at is None else check_callback_due(due_at, now)
+    text = check_text(note, field="note", limit=CALLBACK_NOTE_MAX)
+    callback = ContactRecord(
+        id=new_id(),
+        channel=Channel.voice,
+        direction=Direction.outbound,
+        status=Lifecycle.arrived if due is None else Lifecycle.scheduled,
+        # a scheduled one arrives (for statistics: is offered) when it comes in; see
+        # _callback_arrives
+        arrived_at=now if due is None else due,
+        updated_at=now,
+        entry_point_id=row.entry_point_id,
+        address=row.address,
+        customer_id=row.customer_id,
+        caller=row.caller if phone else None,
+        caller_index=row.caller_index if phone else None,
+        caller_area=row.caller_area,
+        queue_id=queue.id,
+        org_unit_path=queue.org_unit_path,
+        priority=row.priority,
+        callback=True,
+        callback_of=row.id,
+        callback_due_at=due,
+        callback_note=text,
+    )
+    tx.contacts.insert_contact(callback)
+    agent_id = _agent_id(tx)
+    due_text = None if due is None else due.isoformat()
+    if due is not None:
+        _history(
+            tx, callback, "scheduled", callback_of=row.id, due_at=due_text, requested_by=agent_id
+        )
+        tx.jobs.schedule(
+            CALLBACK_DUE_JOB,
+            {"contact_id": callback.id},
+            due_at=due,
+            dedupe_key=f"{CALLBACK_DUE_JOB}:{callback.id}",
+        )
+    _history(
+        tx,
+        row,
+        "callback_scheduled",
+        callback_id=callback.id,
+        callback_queue_id=queue.id,
+        due_at=due_text,
+        note=text,
+    )
+    connected = row.status is Lifecycle.connected
+    if connected:
+        record(tx, engine, engine.end_contact(row.id), known=[row])
+    if due is None:
+        _callback_arrives(tx, engine, callback)
+    tx.audit(
+        "contact.schedule_callback",
+        "contact",
+        callback.id,
+        org_unit_path=queue.org_unit_path,
+        after={
+            "callback_of": row.id,
+            "queue_id": queue.id,
+            "due_at": due_text,
+            "note": text,
+        },
+        details={"ended": connected},
+    )
+    return contact_record(tx, callback.id)
+
+
+def callback_due(tx: RoutingTx, engine: RoutingEngine, *, contact_id: str) -> ContactRecord:
+    """A scheduled callback is due (its timer ran): it comes into its queue as a callback. Run
+    again after it came in, it changes nothing. If its queue no longer takes voice, the
+    callback is dropped (`abandoned`, history `callback_failed`) rather than lost silently."""
+    tx.actor.require("contact:route")
+    row = tx.contacts.contact(contact_id)
+    if row is None or not row.callback:
+        raise NotFound("no such callback", key="errors.contact.not_found")
+    if row.status is not Lifecycle.scheduled:
+        return row
+    queue_id = row.queue_id or ""
+    if not engine_has_queue(engine, queue_id) or (
+        Channel.voice not in engine.queue(queue_id).channels
+    ):
+        now = tx.clock.now()
+        tx.contacts.update_contact(
+            row.id, status=Lifecycle.abandoned.value, finished_at=now, updated_at=now
+        )
+        _history(tx, row, "callback_failed", reason="queue_refuses_voice")
+        tx.audit(
+            "contact.callback_failed",
+            "contact",
+            row.id,
+            org_unit_path=row.org_unit_path,
+            details={"queue_id": row.queue_id, "reason": "queue_refuses_voice"},
+        )
+        return contact_record(tx, row.id)
+    _callback_arrives(tx, engine, row)
+    tx.audit(
+        "contact.callback_due",
+        "contact",
+        row.id,
+        org_unit_path=row.org_unit_path,
+        details={
+            "callback_of": row.callback_of,
+            "due_at": None if row.callback_due_at is None else row.callback_due_at.isoformat(),
+        },
+    )
+    return contact_record(tx, row.id)
+
+
+def _callback_arrives(tx: RoutingTx, engine: RoutingEngine, row: ContactRecord) -> None:
+    """A callback contact comes in like any arrival (history `arrived`, then queued), marked
+    as a callback so that the engine offers it as one and exempts it from max wait. Its
+    arrival time is now: statistics count it as offered in the interval it came in."""
+    now = tx.clock.now()
+    if row.status is not Lifecycle.arrived:
+        tx.contacts.update_contact(
+            row.id, status=Lifecycle.arrived.value, arrived_at=now, updated_at=now
+        )
+        row = dataclasses.replace(row, status=Lifecycle.arrived, arrived_at=now, updated_at=now)
+    _history(
+        tx,
+        row,
+        "arrived",
+        channel=row.channel.value,
+        direction=row.direction.value,
+        entry_point_id=row.entry_point_id,
+        address=row.address,
+        area=row.caller_area,
+        callback_of=row.callback_of,
+    )
+    record(
+        tx,
+        engine,
+        engine.enqueue(
+            row.queue_id or "",
+            row.channel,
+            contact_id=row.id,
+            priority=row.priority,
+            callback=True,
+        ),
+        known=[row],
+    )

@@ -4,6 +4,7 @@ A contact's lifecycle (R-B2 "客户来电-呼叫中心接听-客服人员处理-
 
     arrived → in_ivr → queued → offered → connected → wrap_up → ended | called_back
        └→ closed (outside the entry point's business hours: never queued)
+    scheduled → arrived → queued …  (a callback an agent scheduled for a time: waits for it)
                          ↑  └──────── abandoned | overflowed (left before being served)
                          └── transferred (back in line after a transfer, until offered again)
 
@@ -42,6 +43,8 @@ CALLER_MAX = 200
 AREA_MAX = 100
 ADDRESS_MAX = 100
 NOTES_MAX = 2000
+CALLBACK_NOTE_MAX = 500
+CALLBACK_HORIZON = dt.timedelta(days=7)  # a callback is promised for this week, not later
 HISTORY_MAX = 1000  # a contact's history is short; more than this is shown truncated
 
 
@@ -63,6 +66,7 @@ class Lifecycle(enum.StrEnum):
     transferred = "transferred"  # waiting again after a transfer
     called_back = "called_back"  # a callback that was served
     closed = "closed"  # arrived outside its entry point's business hours (营业时间)
+    scheduled = "scheduled"  # a callback an agent scheduled, not due yet (预约回呼)
 
 
 # The statuses the routing engine holds; the rest are before or after routing.
@@ -144,6 +148,11 @@ class ContactRecord:
     wrap_up_code: str | None = None
     wrap_up_notes: str | None = None
     wrapped_up_at: dt.datetime | None = None
+    # a callback an agent scheduled: the contact it calls back, when it is due (None: as soon
+    # as possible), the note for whoever calls back
+    callback_of: str | None = None
+    callback_due_at: dt.datetime | None = None
+    callback_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +198,9 @@ class ContactView:
     masked: bool
     position: int | None = None  # place in line (1 = next), for waiting lists
     history: tuple[HistoryEntry, ...] = ()
+    callback_of: str | None = None
+    callback_due_at: dt.datetime | None = None
+    callback_note: str | None = None
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -241,6 +253,39 @@ def check_text(value: str | None, *, field: str, limit: int) -> str | None:
             field=field,
         )
     return text
+
+
+def check_callback_due(due_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """When a scheduled callback is due, in UTC: a moment with a time zone, after `now` and
+    within CALLBACK_HORIZON of it (an agent promises a call this week, not a reminder for
+    next month)."""
+    if due_at.tzinfo is None or due_at.utcoffset() is None:
+        raise InvalidInput(
+            "due_at needs a time zone (e.g. 2026-11-28T07:00:00Z)",
+            key="errors.contact.callback_due_zone",
+            field="due_at",
+        )
+    try:
+        due = due_at.astimezone(dt.UTC)
+        past, far = due <= now, due - now > CALLBACK_HORIZON
+    except OverflowError:  # year 1 or 9999 with an offset: beyond any UTC instant
+        due, past = due_at, due_at.year <= now.year
+        far = not past
+    if past:
+        raise InvalidInput(
+            "due_at must be in the future; leave it out to call back as soon as possible",
+            key="errors.contact.callback_due_past",
+            field="due_at",
+        )
+    if far:
+        days = CALLBACK_HORIZON.days
+        raise InvalidInput(
+            f"due_at must be within {days} days from now",
+            key="errors.contact.callback_due_too_far",
+            params={"days": days},
+            field="due_at",
+        )
+    return due
 
 
 def caller_index_kind(channel: Channel) -> str:

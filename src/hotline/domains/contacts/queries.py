@@ -88,6 +88,9 @@ def _view(
         masked=masked,
         position=position,
         history=tuple(history),
+        callback_of=row.callback_of,
+        callback_due_at=row.callback_due_at,
+        callback_note=row.callback_note,
     )
 
 

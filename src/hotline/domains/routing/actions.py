@@ -421,12 +421,14 @@ def record(
     ]
 
     # Contacts left in wrap-up by an agent who moved on are finished, uncoded.
+    uncoded: list[ContactRecord] = []
     for aid, at in released.items():
         in_wrap_up = (
             wrap_up_of[aid]
             if wrap_up_of is not None and aid in wrap_up_of
             else tx.contacts.contacts_of_agent(aid, (Lifecycle.wrap_up,))
         )
+        uncoded.extend(in_wrap_up)
         for c in in_wrap_up:
             final = finished_status(c.callback)
             tx.contacts.update_contact(c.id, status=final.value, finished_at=at, updated_at=now)
@@ -453,7 +455,9 @@ def record(
         for h in history
     ]
     # Interval statistics count these entries in this transaction (ADR 0008).
-    entries = stats_actions.count_history(tx, entries, engine=engine)
+    entries = stats_actions.count_history(
+        tx, entries, engine=engine, rows=[*rows.values(), *uncoded]
+    )
     tx.contacts.append_history(entries)
     if log:
         tx.routing.append_state_log(log)
@@ -481,7 +485,15 @@ def record(
         paths.update(tx.routing.queue_paths(wanted - paths.keys()))
     for h in entries:
         tx.emit(contact_event(h, org_unit_path=paths.get(h.queue_id or "")))
-    user_paths = tx.routing.user_paths({a for a, _, _ in agent_events})
+    wanted_users = {a for a, _, _ in agent_events}
+    me = tx.actor
+    user_paths: dict[str, str] = {}
+    if me.user_id in wanted_users and me.home_org_unit_path is not None:
+        # An agent's own action: its unit came with its grants when the request was
+        # authenticated (the same read `user_paths` would repeat).
+        user_paths[me.user_id] = me.home_org_unit_path
+    if len(user_paths) < len(wanted_users):
+        user_paths.update(tx.routing.user_paths(wanted_users - user_paths.keys()))
     for aid, kind, payload in agent_events:
         if kind == "state_changed":
             payload["seat"] = seats.get(aid)

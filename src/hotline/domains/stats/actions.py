@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hotline.core.events import Event
-from hotline.domains.contacts.model import HistoryEntry
+from hotline.domains.contacts.model import ContactRecord, HistoryEntry
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.ports import RoutingTx
 from hotline.domains.routing.queries import engine_has_queue
 from hotline.domains.stats import queries
-from hotline.domains.stats.model import FACT_TYPES, Dimension, reduce_all, reduce_new
+from hotline.domains.stats.model import (
+    FACT_TYPES,
+    ContactFacts,
+    Dimension,
+    fold_new,
+    reduce_all,
+    replay,
+)
 from hotline.domains.stats.ports import StatsTx
 
 PERMISSION = "stats:read"
@@ -29,12 +36,20 @@ AGENT_EVENT = "stats.agent"
 
 
 def count_history(
-    tx: StatsTx, entries: Sequence[HistoryEntry], *, engine: RoutingEngine | None = None
+    tx: StatsTx,
+    entries: Sequence[HistoryEntry],
+    *,
+    engine: RoutingEngine | None = None,
+    rows: Iterable[ContactRecord] = (),
 ) -> list[HistoryEntry]:
     """Count the facts that `entries` (about to be appended, in order) add to the interval rows:
-    one read of the touched contacts' stored history and arrival facts, the reducer, one upsert
-    per touched row. Returns the entries to store: a `connected` entry gains `sl_seconds`, the
-    queue's service-level target at that moment, so a rebuild judges it by the same target."""
+    each touched contact's state (remembered from its last write, else replayed from its
+    stored history), the reducer, one upsert for the touched rows. Returns the entries to
+    store: a `connected` entry gains `sl_seconds`, the queue's service-level target at that
+    moment, so a rebuild judges it by the same target.
+
+    `rows`: contact rows the caller holds (any version: the arrival facts never change), so
+    their facts are not read again."""
     if engine is not None:
         entries = [_with_target(e, engine) for e in entries]
     relevant = [e for e in entries if e.type in FACT_TYPES]
@@ -42,10 +57,29 @@ def count_history(
         return list(entries)
     ids = sorted({e.contact_id for e in relevant})
     store = tx.stats
-    facts = store.contact_facts(ids)
-    rows = reduce_new(tx.stats_config, facts, store.stored_history(ids), relevant)
-    if rows:
-        store.add_counts(rows, tx.clock.now())
+    memory = store.fold_memory
+    folds = memory.recall(ids) if memory is not None else {}
+    missing = [cid for cid in ids if cid not in folds]
+    if missing:
+        given = {r.id: r for r in rows}
+        facts = {
+            cid: ContactFacts(cid, r.arrived_at, r.entry_point_id, r.caller_area)
+            for cid in missing
+            if (r := given.get(cid)) is not None
+        }
+        unknown = [cid for cid in missing if cid not in facts]
+        if unknown:
+            facts.update(store.contact_facts(unknown))
+        folds.update(replay(tx.stats_config, facts, store.stored_history(missing)))
+    counts = fold_new(folds, relevant)
+    if counts:
+        store.add_counts(counts, tx.clock.now())
+    if memory is not None:
+        # Only what commits is remembered; until then (and for good if the transaction or
+        # its after-commit work fails) these contacts are replayed from storage.
+        memory.forget(ids)
+        done = list(folds.values())
+        tx.after_commit.append(lambda: memory.remember(done))
     return list(entries)
 
 

@@ -15,8 +15,10 @@ they produce cannot disagree. Durations are whole milliseconds, so sums are exac
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
+import threading
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -281,6 +283,35 @@ FACT_TYPES = frozenset(
 )
 
 
+def replay(
+    config: StatsConfig, facts: Mapping[str, ContactFacts], stored: Iterable[HistoryEntry]
+) -> dict[str, ContactFold]:
+    """Each contact's fold after its `stored` history (in id order), counting nothing: the
+    state that new entries are folded onto. Contacts missing from `facts` are left out."""
+    folds = {cid: ContactFold(f, config, keep=False) for cid, f in facts.items()}
+    for e in stored:
+        f = folds.get(e.contact_id)
+        if f is not None:
+            f.apply(e)
+    return folds
+
+
+def fold_new(folds: Mapping[str, ContactFold], new: Iterable[HistoryEntry]) -> dict[RowKey, Counts]:
+    """Fold the `new` entries onto `folds` (which then stand after them) and return the facts
+    the entries add. Entries of contacts without a fold are skipped."""
+    touched: dict[str, ContactFold] = {}
+    for e in new:
+        f = folds.get(e.contact_id)
+        if f is not None:
+            if e.contact_id not in touched:
+                f.keep, f.counts = True, {}
+                touched[e.contact_id] = f
+            f.apply(e)
+    if len(touched) == 1:  # the usual live write: one contact's rows need no summing
+        return dict(next(iter(touched.values())).counts)
+    return merge(f.counts for f in touched.values())
+
+
 def reduce_new(
     config: StatsConfig,
     facts: Mapping[str, ContactFacts],
@@ -289,25 +320,59 @@ def reduce_new(
 ) -> dict[RowKey, Counts]:
     """The facts that the `new` entries add, given the contacts' `stored` history (in id
     order). Contacts missing from `facts` (no row) are skipped."""
-    folds: dict[str, ContactFold] = {}
+    return fold_new(replay(config, facts, stored), new)
 
-    def fold(e: HistoryEntry) -> ContactFold | None:
-        f = folds.get(e.contact_id)
-        if f is None and e.contact_id in facts:
-            f = folds[e.contact_id] = ContactFold(facts[e.contact_id], config)
-        return f
 
-    for e in stored:
-        f = fold(e)
-        if f is not None:
-            f.keep = False
-            f.apply(e)
-    for e in new:
-        f = fold(e)
-        if f is not None:
-            f.keep = True
-            f.apply(e)
-    return merge(f.counts for f in folds.values())
+class FoldMemory:
+    """The folds of recently counted contacts as of their last committed history entry, so
+    the live path need not read and replay a contact's stored history on every write.
+
+    Valid only while every history entry of these contacts is counted through this memory
+    (the routing service's transactions, which hold the engine lock); the owner clears it
+    whenever that may not hold (a new engine, the routing lease taken again). Folds are
+    remembered only after their transaction commits (`remember` from an after-commit hook), and
+    forgotten while one that writes them is open, so no failure can leave a stale fold.
+    Least recently used contacts are forgotten beyond `limit`; a forgotten contact is
+    replayed from storage again, so the limit bounds memory, not correctness."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._folds: dict[str, ContactFold] = {}  # insertion order = recency
+        self._lock = threading.Lock()
+
+    def recall(self, contact_ids: Iterable[str]) -> dict[str, ContactFold]:
+        """Copies of the remembered folds among `contact_ids` (counting nothing yet)."""
+        out: dict[str, ContactFold] = {}
+        with self._lock:
+            for cid in contact_ids:
+                f = self._folds.get(cid)
+                if f is not None:
+                    out[cid] = dataclasses.replace(f, counts={}, keep=False)
+        return out
+
+    def forget(self, contact_ids: Iterable[str]) -> None:
+        """Drop these contacts (a transaction about to write their history: until it commits
+        and remembers them, they are replayed from storage)."""
+        with self._lock:
+            for cid in contact_ids:
+                self._folds.pop(cid, None)
+
+    def remember(self, folds: Iterable[ContactFold]) -> None:
+        """Keep these folds (the state after a committed transaction's entries)."""
+        with self._lock:
+            for f in folds:
+                cid = f.facts.contact_id
+                self._folds.pop(cid, None)
+                self._folds[cid] = dataclasses.replace(f, counts={}, keep=False)
+            while len(self._folds) > self.limit:
+                del self._folds[next(iter(self._folds))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._folds.clear()
+
+    def __len__(self) -> int:
+        return len(self._folds)
 
 
 def reduce_all(

@@ -9,7 +9,14 @@ from typing import Any, Protocol
 
 from hotline.core.tx import UnitOfWork
 from hotline.domains.contacts.model import HistoryEntry
-from hotline.domains.stats.model import ContactFacts, Counts, Dimension, RowKey, StatsConfig
+from hotline.domains.stats.model import (
+    ContactFacts,
+    Counts,
+    Dimension,
+    FoldMemory,
+    RowKey,
+    StatsConfig,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,9 @@ class QueueLoad:
 class StatsStore(Protocol):
     """Interval rows, the inputs of the reducer and of the live rows, and the last published
     live rows."""
+
+    # The live path's memory of contacts' folds (None: replay stored history every time).
+    fold_memory: FoldMemory | None
 
     # reducer inputs
     def contact_facts(self, contact_ids: Collection[str]) -> dict[str, ContactFacts]: ...

@@ -419,6 +419,11 @@ contacts = sa.Table(
     sa.Column("wrap_up_notes", sa.Text, nullable=True),
     sa.Column("wrapped_up_at", UtcDateTime, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # a callback an agent scheduled: the contact it calls back, when it is due (None: as soon
+    # as possible) and the agent's note for whoever calls back (migration 0007)
+    sa.Column("callback_of", Id, sa.ForeignKey("contacts.id"), nullable=True, index=True),
+    sa.Column("callback_due_at", UtcDateTime, nullable=True),
+    sa.Column("callback_note", sa.Text, nullable=True),
 )
 
 # Append-only history of every contact (rows are never updated): reports and the surge

@@ -65,6 +65,20 @@ def _is_claim(job: Job) -> sa.ColumnElement[bool]:
     )
 
 
+def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Claimable at `now`: pending and due, or running under an expired lease."""
+    return sa.or_(
+        sa.and_(jobs.c.status == PENDING, jobs.c.due_at <= now),
+        # An expired lease means its worker died (or stalled before starting the handler):
+        # the job is up for grabs again, while attempts remain.
+        sa.and_(
+            jobs.c.status == RUNNING,
+            jobs.c.lease_until < now,
+            jobs.c.attempts < jobs.c.max_attempts,
+        ),
+    )
+
+
 class SqlJobStore:
     """The `JobScheduler` port on one connection, plus the worker's claim/complete steps.
 
@@ -180,6 +194,18 @@ class SqlJobStore:
         ).all()
         return {str(status): int(n) for status, n in rows}
 
+    def has_due(self, kinds: Collection[str], now: dt.datetime) -> bool:
+        """Whether a job of `kinds` is claimable at `now` (a cheap read before a claim, which
+        is a write)."""
+        if not kinds:
+            return False
+        stmt = (
+            sa.select(jobs.c.id)
+            .where(_due(require_utc(now)), jobs.c.kind.in_(sorted(kinds)))
+            .limit(1)
+        )
+        return self.conn.execute(stmt).first() is not None
+
     # -- the worker's side -------------------------------------------------------------------
     def claim(
         self,
@@ -194,17 +220,7 @@ class SqlJobStore:
         now = require_utc(now)
         if limit < 1 or (kinds is not None and not kinds):
             return []
-        due = sa.or_(
-            sa.and_(jobs.c.status == PENDING, jobs.c.due_at <= now),
-            # An expired lease means its worker died (or stalled before starting the handler):
-            # the job is up for grabs again, while attempts remain.
-            sa.and_(
-                jobs.c.status == RUNNING,
-                jobs.c.lease_until < now,
-                jobs.c.attempts < jobs.c.max_attempts,
-            ),
-        )
-        wanted = sa.select(jobs.c.id).where(due)
+        wanted = sa.select(jobs.c.id).where(_due(now))
         if kinds is not None:
             wanted = wanted.where(jobs.c.kind.in_(sorted(kinds)))
         wanted = wanted.order_by(jobs.c.due_at, jobs.c.id).limit(limit)

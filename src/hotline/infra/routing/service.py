@@ -12,6 +12,11 @@ durable record. The service keeps the two equal:
   ends, overflow steps, max waits), and only when that produced events, one transaction that
   records them. A failed tick transaction also rebuilds; the rebuilt engine finds the same
   timers due and tries again on the next tick.
+- Timers that act on the engine (`domains.contacts.jobs.ENGINE_JOBS`, e.g. a callback
+  scheduled for 15:00 coming into its queue) are durable jobs that the service runs itself,
+  about every second from the ticker (`run_due_jobs`): each job's handler, its engine events
+  and its completion commit in one transaction under the engine lock, like `execute`. The
+  general job worker never claims them (it has no engine).
 - `start()` (or the first use) rebuilds the engine from the database (agents' last states,
   the contacts it held, queue configurations and counters, flags) and ticks once, so a
   process killed at any point comes back with the engine it had at its last commit
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
@@ -39,6 +44,8 @@ import structlog
 from hotline.core.clock import Clock
 from hotline.core.context import Actor, system_actor
 from hotline.core.errors import HotlineError
+from hotline.core.jobs import JobRegistry
+from hotline.domains.contacts.jobs import ENGINE_JOB_RETRY, ENGINE_JOBS, EngineJobHandler
 from hotline.domains.routing.actions import record, retire_disabled_agents
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.events import EngineEvent
@@ -47,6 +54,9 @@ from hotline.infra.db.database import Database, Tx
 from hotline.infra.db.engine import is_postgres
 from hotline.infra.db.stores.contacts import SqlContactStore
 from hotline.infra.db.stores.routing import SqlRoutingStore
+from hotline.infra.db.stores.stats import fold_memory
+from hotline.infra.jobs.store import SqlJobStore
+from hotline.infra.jobs.worker import Outcome, Worker
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +149,7 @@ class RoutingService:
         tick_seconds: float = 0.2,
         lease_retry_seconds: float = 3.0,
         retire_seconds: float = 5.0,
+        jobs_seconds: float = 1.0,
         node_url: str | None = None,
     ) -> None:
         self.db = db
@@ -149,6 +160,8 @@ class RoutingService:
         self.node_url = node_url
         self._leader_url: tuple[float, str | None] = (float("-inf"), None)
         self._retired_check = float("-inf")
+        self.jobs_seconds = jobs_seconds
+        self._jobs_checked = float("-inf")
         self._lock = threading.RLock()
         self._engine: RoutingEngine | None = None
         self._started = False
@@ -157,6 +170,7 @@ class RoutingService:
         self._problem: str | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._jobs = Worker(db, self._engine_job_registry(), actor=system_actor(ROUTING_ACTOR))
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -258,7 +272,41 @@ class RoutingService:
                 raise
             if time.monotonic() - self._retired_check >= self.retire_seconds:
                 self.retire_disabled()
+            if time.monotonic() - self._jobs_checked >= self.jobs_seconds:
+                self.run_due_jobs()
             return events
+
+    def run_due_jobs(self) -> int:
+        """Run the due jobs that act on the engine (`ENGINE_JOBS`), each in one transaction
+        under the engine lock that also marks it done; a failed one is retried later with
+        backoff (and the engine rebuilt if it had changed). Returns how many were claimed;
+        nothing on a node that does not route. The ticker calls this every `jobs_seconds`;
+        tests call it after moving their clock."""
+        with self._lock:
+            self._jobs_checked = time.monotonic()
+            if self._engine is None:
+                return 0
+            with self.db.read() as conn:  # usually nothing is due: no write transaction then
+                due = SqlJobStore(conn, clock=self.clock).has_due(
+                    self._jobs.registry.kinds(), self.clock.now()
+                )
+            if not due:
+                return 0
+            claimed = self._jobs.claim()
+            for job in claimed:
+                engine = self._engine
+                if engine is None:  # the lease was lost: the claims expire, the leader runs them
+                    break
+                generation = engine.generation
+                try:
+                    outcome = self._jobs.execute(job)
+                except BaseException:
+                    if engine.generation != generation:
+                        self._rebuild_after_failure()
+                    raise
+                if outcome is not Outcome.done and engine.generation != generation:
+                    self._rebuild_after_failure()
+            return len(claimed)
 
     def retire_disabled(self) -> list[str]:
         """Take agents whose account was disabled out of routing now (the ticker also does it
@@ -295,7 +343,7 @@ class RoutingService:
     def snapshot_from_db(self) -> dict[str, Any]:
         """The state an engine rebuilt from the database now would have (the live engine is
         not touched): equal to `snapshot()` whenever memory and storage agree."""
-        return self._load().snapshot()
+        return self._load(live=False).snapshot()
 
     def leader_url(self, *, max_age: float = 1.0) -> str | None:
         """Where the routing leader says it can be reached (None: unknown, or this node
@@ -312,6 +360,22 @@ class RoutingService:
         return url
 
     # --- internals -------------------------------------------------------------------------
+    def _engine_job_registry(self) -> JobRegistry:
+        registry = JobRegistry()
+        for kind, handler in sorted(ENGINE_JOBS.items()):
+            registry.register(kind, self._with_engine(handler), retry=ENGINE_JOB_RETRY)
+        return registry
+
+    def _with_engine(self, handler: EngineJobHandler) -> Callable[[Tx, Mapping[str, Any]], None]:
+        """The job handler the worker calls: the routing transaction's checks, then `handler`
+        with this node's engine (run_due_jobs holds the engine lock)."""
+
+        def run(tx: Tx, payload: Mapping[str, Any]) -> None:
+            self._check_lease(tx)
+            handler(tx, self._require_engine(), payload)
+
+        return run
+
     def _publish_leader(self) -> None:
         """Tell the standby nodes where to forward routing writes (None clears an old leader's
         address: clients then get 503 and retry)."""
@@ -319,7 +383,11 @@ class RoutingService:
         with self.db.transaction(actor=system_actor(ROUTING_ACTOR)) as tx:
             tx.routing.set_flag(FLAG_LEADER, {"url": self.node_url, "since": now.isoformat()}, now)
 
-    def _load(self) -> RoutingEngine:
+    def _load(self, *, live: bool = True) -> RoutingEngine:
+        if live:
+            # A new live engine: history may have been written without this process (another
+            # node routed meanwhile), so the counting memory starts afresh (ADR 0008).
+            fold_memory(self.db.engine).clear()
         with self.db.read() as conn:
             return load_engine(SqlRoutingStore(conn), SqlContactStore(conn), clock=self.clock)
 

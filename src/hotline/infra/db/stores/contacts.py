@@ -5,6 +5,9 @@ Holds the caller's address only as ciphertext and blind index; never plaintext.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import types
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -73,6 +76,9 @@ def _contact(row: Any) -> ContactRecord:
         wrap_up_code=row.wrap_up_code,
         wrap_up_notes=row.wrap_up_notes,
         wrapped_up_at=row.wrapped_up_at,
+        callback_of=row.callback_of,
+        callback_due_at=row.callback_due_at,
+        callback_note=row.callback_note,
     )
 
 
@@ -88,13 +94,29 @@ def _entry(row: Any) -> HistoryEntry:
     )
 
 
+def _utc(value: Any) -> Any:
+    # As a read gives it back (UtcDateTime answers UTC).
+    return value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value
+
+
 class SqlContactStore:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        # Rows as this transaction read and then changed them, so reading a contact again in
+        # the same transaction (an action answers the row it has just written) costs no
+        # query. Every write of a contact row goes through this store (one per transaction).
+        self._seen: dict[str, ContactRecord] = {}
+
+    def _keep(self, record: ContactRecord) -> ContactRecord:
+        self._seen[record.id] = record
+        return record
 
     def contact(self, contact_id: str) -> ContactRecord | None:
+        seen = self._seen.get(contact_id)
+        if seen is not None:
+            return seen
         row = self.conn.execute(_BY_ID, {"id": contact_id}).first()
-        return _contact(row) if row else None
+        return self._keep(_contact(row)) if row else None
 
     def contacts_by_ids(self, contact_ids: Collection[str]) -> dict[str, ContactRecord]:
         if not contact_ids:
@@ -104,7 +126,7 @@ class SqlContactStore:
             rows = self.conn.execute(_BY_ID, {"id": ids[0]}).all()
         else:
             rows = self.conn.execute(_BY_IDS, {"ids": ids}).all()
-        return {r.id: _contact(r) for r in rows}
+        return {r.id: self._keep(_contact(r)) for r in rows}
 
     def contacts_of_agent(
         self, agent_id: str, statuses: Collection[Lifecycle]
@@ -114,12 +136,16 @@ class SqlContactStore:
             rows = self.conn.execute(_OF_AGENT_ONE, {"agent_id": agent_id, "status": values[0]})
         else:
             rows = self.conn.execute(_OF_AGENT, {"agent_id": agent_id, "statuses": values})
-        return [_contact(r) for r in rows.all()]
+        return [self._keep(_contact(r)) for r in rows.all()]
 
     def contacts_in(self, statuses: Collection[Lifecycle]) -> list[ContactRecord]:
         q = _SELECT.where(contacts.c.status.in_([s.value for s in statuses])).order_by(
             contacts.c.id
         )
+        return [_contact(r) for r in self.conn.execute(q).all()]
+
+    def callbacks_of(self, contact_id: str) -> list[ContactRecord]:
+        q = _SELECT.where(contacts.c.callback_of == contact_id).order_by(contacts.c.id)
         return [_contact(r) for r in self.conn.execute(q).all()]
 
     def insert_contact(self, record: ContactRecord) -> None:
@@ -130,9 +156,21 @@ class SqlContactStore:
             status=record.status.value,
         )
         self.conn.execute(_INSERT, values)
+        times = {
+            f.name: _utc(getattr(record, f.name))
+            for f in dataclasses.fields(record)
+            if isinstance(getattr(record, f.name), dt.datetime)
+        }
+        self._keep(dataclasses.replace(record, **times))
 
     def update_contact(self, contact_id: str, **fields: Any) -> None:
         self.conn.execute(_UPDATE, {**fields, "_contact_id": contact_id})
+        seen = self._seen.pop(contact_id, None)
+        if seen is None or ("queue_id" in fields and fields["queue_id"] != seen.queue_id):
+            return  # another queue may be in another unit: read the row (and path) again
+        values = {f.name: getattr(seen, f.name) for f in dataclasses.fields(seen)}
+        values.update((k, _utc(v)) for k, v in fields.items())
+        self._keep(_contact(types.SimpleNamespace(**values)))
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         if not entries:

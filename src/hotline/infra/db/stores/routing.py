@@ -112,6 +112,22 @@ _PENDING_LOGOUT = (
     .order_by(logout_requests.c.requested_at.desc(), logout_requests.c.id.desc())
     .limit(1)
 )
+# An agent's own desktop (polled): user, profile, state and pending logout in one read,
+# one row per pending logout request (normally none or one).
+_AGENT_CARD = (
+    _USER_SELECT.add_columns(
+        *(c.label("p_" + c.name) for c in agent_profiles.c),
+        *(c.label("s_" + c.name) for c in agent_states.c),
+        *(c.label("l_" + c.name) for c in logout_requests.c),
+    )
+    .outerjoin(agent_profiles, agent_profiles.c.user_id == users.c.id)
+    .outerjoin(agent_states, agent_states.c.user_id == users.c.id)
+    .outerjoin(
+        logout_requests,
+        sa.and_(logout_requests.c.user_id == users.c.id, logout_requests.c.status == "pending"),
+    )
+    .where(users.c.id == sa.bindparam("id"))
+)
 _FLAG = sa.select(routing_flags.c.value).where(routing_flags.c.key == sa.bindparam("key"))
 _FLAG_UPDATE = routing_flags.update().where(routing_flags.c.key == sa.bindparam("_key"))
 _FLAG_INSERT = routing_flags.insert()
@@ -156,6 +172,16 @@ def _entry_point(row: Any) -> EntryPoint:
         updated_at=row.updated_at,
         calendar_id=row.calendar_id,
     )
+
+
+class _Prefixed:
+    """The columns of one joined table in a row, by their names without the label prefix."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
 
 
 def _profile(row: Any) -> AgentProfile:
@@ -236,6 +262,21 @@ class SqlRoutingStore:
     def agent_user(self, user_id: str) -> AgentUser | None:
         row = self.conn.execute(_USER_BY_ID, {"id": user_id}).first()
         return _user(row) if row else None
+
+    def agent_card(
+        self, user_id: str
+    ) -> tuple[AgentUser, AgentProfile | None, Agent | None, LogoutRequest | None] | None:
+        """`agent_user`, `agent_profile`, `agent_state` and `pending_logout` in one read."""
+        rows = self.conn.execute(_AGENT_CARD, {"id": user_id}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        profile = _profile(_Prefixed(first, "p_")) if first.p_user_id is not None else None
+        state = _agent(_Prefixed(first, "s_")) if first.s_user_id is not None else None
+        pending = [r for r in rows if r.l_id is not None]
+        latest = max(pending, key=lambda r: (r.l_requested_at, r.l_id), default=None)
+        logout = _logout(_Prefixed(latest, "l_")) if latest is not None else None
+        return _user(first), profile, state, logout
 
     def agent_users(self, user_ids: Collection[str]) -> dict[str, AgentUser]:
         if not user_ids:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ from hotline.domains.stats.model import (
     ContactFacts,
     Counts,
     Dimension,
+    FoldMemory,
     RowKey,
     StatsConfig,
 )
@@ -39,6 +42,23 @@ def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
         yield items[i : i + _CHUNK]
 
 
+_MEMORIES: weakref.WeakKeyDictionary[sa.Engine, FoldMemory] = weakref.WeakKeyDictionary()
+_MEMORIES_LOCK = threading.Lock()
+
+
+def fold_memory(engine: sa.Engine) -> FoldMemory:
+    """The live counting path's memory of contacts' folds, one per database engine of this
+    process: every transaction of the process that counts history shares it, so none can
+    leave it behind the stored history. Another process may write history only where the
+    routing lease moved, and the routing service clears the memory whenever it (re)loads its
+    engine (ADR 0008)."""
+    with _MEMORIES_LOCK:
+        memory = _MEMORIES.get(engine)
+        if memory is None:
+            memory = _MEMORIES[engine] = FoldMemory()
+        return memory
+
+
 def _counts(row: Any) -> Counts:
     return Counts(**{f: int(getattr(row, f)) for f in COUNT_FIELDS})
 
@@ -47,6 +67,7 @@ class SqlStatsStore:
     def __init__(self, conn: sa.Connection, config: StatsConfig | None = None) -> None:
         self.conn = conn
         self.config = config or StatsConfig()
+        self.fold_memory: FoldMemory | None = fold_memory(conn.engine)
 
     # --- reducer inputs --------------------------------------------------------------------
     def contact_facts(self, contact_ids: Collection[str]) -> dict[str, ContactFacts]:
