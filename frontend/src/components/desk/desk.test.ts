@@ -176,39 +176,7 @@ function has(tree: Tree, path: string): boolean {
 }
 
 describe('desk translations', () => {
-  // Keys raised by routing and contacts (grep 'errors.routing.' / 'errors.contact.' in
-  // src/hotline/domains/routing, domains/contacts and infra/routing).
-  const apiKeys = [
-    'not_a_user', 'nul_character',
-    ...[
-      'address_invalid', 'agent_not_found', 'agent_unavailable', 'already_connected',
-      'already_logged_in', 'being_offered', 'callback_not_waiting', 'channel_not_in_queue',
-      'code_invalid', 'contact_not_found', 'duplicate_contact', 'entry_point_exists',
-      'entry_point_not_found', 'illegal_transition', 'logout_busy', 'logout_needs_approval',
-      'name_invalid', 'no_agent_profile', 'no_logout_request', 'not_connected',
-      'not_in_wrap_up', 'not_logged_in', 'not_offered', 'queue_channels_in_use',
-      'queue_exists', 'queue_not_empty', 'queue_not_found', 'queue_referenced',
-      'reason_reserved', 'same_agent', 'same_queue', 'seat_invalid', 'skill_exists',
-      'skill_level', 'skill_not_found', 'state_not_settable', 'unavailable',
-      'unknown_overflow_queue', 'unknown_skills', 'wrap_up_code_exists',
-      'wrap_up_code_not_found',
-    ].map((k) => `routing.${k}`),
-    ...[
-      'callback_due_past', 'callback_due_too_far', 'callback_due_zone', 'callback_exists',
-      'callback_no_number', 'callback_not_handling',
-      'callback_not_waiting', 'caller_invalid', 'finished', 'left_line', 'no_entry_point',
-      'not_found', 'not_in_ivr', 'not_in_wrap_up', 'not_routing', 'not_waiting',
-      'priority_range', 'transfer_target', 'wrap_up_code',
-    ].map((k) => `contact.${k}`),
-  ]
-
-  it('translates the routing and contact error keys in both languages', () => {
-    const missing = apiKeys.filter(
-      (k) => !has(zhCN as Tree, `errors.${k}`) || !has(en as unknown as Tree, `errors.${k}`),
-    )
-    expect(missing).toEqual([])
-  })
-
+  // The API's error keys: i18n/apiErrors.test.ts reads them from the Python sources.
   it('names every reason, state and channel', () => {
     const keys = [
       ...AGENT_REASONS.map((r) => `agent.reasons.${r}`),

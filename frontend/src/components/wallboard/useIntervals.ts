@@ -7,6 +7,7 @@ import { sumIntervals, type IntervalPoint } from './model'
 import { STATS } from './useWallboard'
 
 const THROTTLE_MS = 5_000
+const RETRY_MS = 3_000
 
 interface IntervalPage {
   interval_minutes: number
@@ -29,20 +30,23 @@ export function useIntervals(statsApi: Ref<boolean | null>, version: Ref<number>
       points.value = sumIntervals(page.items, page.interval_minutes)
       error.value = null
     } catch (err) {
-      error.value = err
+      // A wall screen keeps the bars it has through a server restart or network drop (the
+      // live indicator says it is offline) and tries again; an error shows only without bars.
+      if (points.value === null) error.value = err
+      schedule(RETRY_MS)
     }
   }
 
-  function schedule(): void {
+  function schedule(delay = THROTTLE_MS): void {
     if (timer !== null || !statsApi.value) return
-    const wait = Math.max(0, last + THROTTLE_MS - Date.now())
+    const wait = Math.max(0, last + delay - Date.now())
     timer = setTimeout(() => {
       timer = null
       void load()
     }, wait)
   }
 
-  watch(version, schedule)
+  watch(version, () => schedule())
   watch(statsApi, (yes) => {
     if (yes && points.value === null) void load()
   }, { immediate: true })
