@@ -241,6 +241,9 @@ const en: Messages = {
       move: 'Contact moved to another queue',
       priority: 'Priority changed',
       read_pii: 'Caller address read',
+      schedule_callback: 'Callback scheduled by an agent',
+      callback_due: 'Scheduled callback came into its queue',
+      callback_failed: 'Scheduled callback could not enter its queue',
     },
     entry_point: {
       create: 'Entry point created',

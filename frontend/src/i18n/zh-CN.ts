@@ -237,6 +237,9 @@ const zhCN = {
       move: '调度到其他技能组',
       priority: '调整优先级',
       read_pii: '查看来电号码',
+      schedule_callback: '坐席预约回呼',
+      callback_due: '预约回呼到期进入排队',
+      callback_failed: '预约回呼未能进入排队',
     },
     entry_point: {
       create: '创建接入号码',

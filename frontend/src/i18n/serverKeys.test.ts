@@ -1,6 +1,7 @@
-// Every error key the API can send has a message in both languages. The keys are read from
-// the Python sources (`key="errors.…"`), so a new server error without a translation fails here
-// instead of showing the server's English detail to a zh-CN user.
+// Every error key the API can send and every audit action it records has a text in both
+// languages. Both are read from the Python sources (`key="errors.…"`, `audit("domain.action"`),
+// so a new server error or audit action without a translation fails here instead of showing
+// the server's English detail or a raw action name to a zh-CN user.
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -77,6 +78,47 @@ describe('API error keys', () => {
     const missing = keys
       .filter((k) => !has(zhCN as Tree, k) || !has(en as unknown as Tree, k))
       .map((k) => `${k} (${literal.get(k) ?? 'dynamic'})`)
+    expect(missing).toEqual([])
+  })
+})
+
+// Audit actions built at run time: the exact source text → every action it can produce.
+const DYNAMIC_AUDIT: Record<string, string[]> = {
+  '{kind.object_type}.create': ['skill.create', 'wrap_up_code.create'],
+  '{kind.object_type}.update': ['skill.update', 'wrap_up_code.update'],
+  'agent.logout_{status}': ['agent.logout_approved', 'agent.logout_rejected'],
+}
+
+describe('audit actions', () => {
+  const literal = new Map<string, string>()
+  const dynamic = new Map<string, string>()
+  for (const file of pythonFiles(SRC)) {
+    const text = readFileSync(file, 'utf8')
+    // tx.audit("contact.end", …) — the action is the first argument, perhaps on the next line
+    for (const m of text.matchAll(/\baudit\(\s*(f?)"([a-z_{}.]+\.[a-z_{}.]+)"/g)) {
+      const target = m[1] ? dynamic : literal
+      if (!target.has(m[2])) target.set(m[2], relative(SRC, file))
+    }
+  }
+
+  it('finds the actions in the sources', () => {
+    expect(literal.size).toBeGreaterThan(40)
+  })
+
+  it('knows every action built at run time', () => {
+    expect([...dynamic.keys()].filter((k) => !(k in DYNAMIC_AUDIT))).toEqual([])
+  })
+
+  it('labels every action in zh-CN and English', () => {
+    const actions = [
+      ...literal.keys(),
+      ...[...dynamic.keys()].flatMap((k) => DYNAMIC_AUDIT[k] ?? []),
+    ]
+    const missing = actions
+      .filter(
+        (a) => !has(zhCN as Tree, `auditActions.${a}`) || !has(en as unknown as Tree, `auditActions.${a}`),
+      )
+      .map((a) => `${a} (${literal.get(a) ?? 'dynamic'})`)
     expect(missing).toEqual([])
   })
 })
