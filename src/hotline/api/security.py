@@ -224,13 +224,13 @@ class SecureRouter(APIRouter):
         return self.route_with("DELETE", path, permission=permission, **kwargs)
 
 
-async def _current_actor(request: Request, *, activity: bool = True) -> Actor:
+async def _current_actor(request: Request) -> Actor:
     # A sync dependency costs a worker-thread hop per request; the route's permission gate
     # has already authenticated, so this is a lookup (else `authenticate` in a thread).
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
-    return await run_in_threadpool(authenticate, request, activity=activity)
+    return await run_in_threadpool(authenticate, request)
 
 
 async def _runtime(request: Request) -> Runtime:
