@@ -11,20 +11,26 @@ A rate is *sustained* when every run at it has every arrival accepted, loses not
 no 5xx and finishes every contact within the drain, and the median p99 arrival→offer stays
 under 1 s (above, a backlog grows through the run); the target is p99 ≤ 50 ms.
 
+Every run also prints the server's CPU while the contacts arrived (first to last arrival),
+per contact and by thread (event loop, worker threads, ticker, job worker) and in the garbage
+collector, sampled from /proc inside the server without a profiler.
+
 `--profile` runs the server under yappi (CPU clock, all threads) for one run at
-`--profile-rate` and prints where the server's time goes. `--breakdown` measures, in
-process and one request at a time, the server CPU and SQL statements of each request of a
-contact's life and of one event-stream wake-up (steadier than wall time on a busy machine):
+`--profile-rate` and prints where the server's time goes (`--profile-out` keeps all of it).
+`--breakdown` measures, in process and one request at a time, the server CPU and SQL
+statements of each request of a contact's life and of one event-stream wake-up (steadier
+than wall time on a busy machine); with `--calendar` the entry point has business hours:
 
     uv run python bench/e2e_http.py                        # SQLite, default rates
     uv run python bench/e2e_http.py --postgres --rates 25,50,100
     uv run --with yappi python bench/e2e_http.py --profile --profile-rate 100
-    uv run python bench/e2e_http.py --breakdown 200
+    uv run python bench/e2e_http.py --breakdown 200 --calendar
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import socket
@@ -77,19 +83,75 @@ config = uvicorn.Config(create_app(settings, runtime=rt), host="127.0.0.1",
                         port=settings.port, log_level="warning", access_log=False)
 server = uvicorn.Server(config)
 
+# Where the server's CPU goes, without a profiler: CPU per thread (from /proc, sampled so
+# that worker threads that end are still counted) and time in the garbage collector.
+import gc, json, threading, time
+_gc = {"seconds": 0.0, "collections": 0, "start": 0.0}
+
+def _gc_callback(phase, info):
+    # CPU of the collecting thread (wall time would count waiting for a busy machine's cores)
+    if phase == "start":
+        _gc["start"] = time.thread_time()
+    else:
+        _gc["seconds"] += time.thread_time() - _gc["start"]
+        _gc["collections"] += 1
+
+gc.callbacks.append(_gc_callback)
+_threads = {}  # native id -> (name, CPU seconds)
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+def _sample():
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        name = names.get(int(tid)) or _threads.get(int(tid), (f"native {comm}",))[0]
+        _threads[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / _TICKS)
+
+_series = []  # (wall time, process CPU, CPU per thread kind, GC seconds, GC collections)
+
+def _sampler():
+    while True:
+        _sample()
+        kinds = {}
+        for name, cpu in list(_threads.values()):
+            kind = "job worker" if name.startswith("hotline-worker") else name
+            kinds[kind] = kinds.get(kind, 0.0) + cpu
+        t = os.times()
+        _series.append((time.time(), t.user + t.system, kinds, _gc["seconds"], _gc["collections"]))
+        time.sleep(0.5)
+
+def _snapshot(path):
+    with open(path, "w") as out:
+        json.dump(_series, out)
+
 def _watch_stdin():
-    # The bench stops us by closing our stdin: a normal return from run(), so the profile is
-    # written (uvicorn re-raises SIGTERM after its shutdown).
-    sys.stdin.read()
+    # "snapshot PATH" lines ask for the CPU split so far; the bench stops us by closing our
+    # stdin: a normal return from run(), so the profile is written (uvicorn re-raises SIGTERM
+    # after its shutdown).
+    for line in sys.stdin:
+        if line.startswith("snapshot "):
+            _snapshot(line.split(" ", 1)[1].strip())
     server.should_exit = True
 
-import threading
-threading.Thread(target=_watch_stdin, daemon=True).start()
+threading.Thread(target=_sampler, name="bench-sampler", daemon=True).start()
+threading.Thread(target=_watch_stdin, name="bench-stdin", daemon=True).start()
 server.run()
 if profile:
     yappi.stop()
     cols = {0: ("name", 90), 1: ("ncall", 10), 2: ("tsub", 9), 3: ("ttot", 9), 4: ("tavg", 9)}
     with open(profile, "w") as out:
+        threads = {}
+        for t in yappi.get_thread_stats():
+            kind = "job worker" if t.name.startswith("hotline-worker") else t.name
+            threads[kind] = threads.get(kind, 0.0) + t.ttot
+        out.write("== CPU per thread kind (yappi) ==\n")
+        for kind, cpu in sorted(threads.items(), key=lambda kv: -kv[1]):
+            out.write(f"{kind:40s} {cpu:9.2f} s\n")
         stats = yappi.get_func_stats()
         ours = yappi.get_func_stats(filter_callback=lambda f: "/src/hotline/" in f.module)
         ours.sort("ttot")
@@ -119,6 +181,22 @@ def seed(env: dict[str, str], agents: int) -> None:
 class Server:
     url: str
     proc: subprocess.Popen[bytes]
+
+    def cpu(self) -> list[Any]:
+        """The server's CPU every 0.5 s: (wall time, process, per thread name, in the garbage
+        collector: seconds, collections)."""
+        assert self.proc.stdin is not None
+        with tempfile.TemporaryDirectory(prefix="hotline-cpu-") as tmp:
+            path = Path(tmp) / "cpu.json"
+            self.proc.stdin.write(f"snapshot {path}\n".encode())
+            self.proc.stdin.flush()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    return json.loads(path.read_text())  # type: ignore[no-any-return]
+                except (OSError, ValueError):  # not (completely) written yet
+                    time.sleep(0.05)
+        raise SystemExit("the server did not report its CPU")
 
     def stop(self) -> None:
         assert self.proc.stdin is not None
@@ -219,6 +297,61 @@ HEADER = (
 )
 
 
+THREAD_KINDS = (
+    ("MainThread", "event loop"),
+    ("AnyIO worker thread", "worker threads"),
+    ("routing-ticker", "routing ticker"),
+    ("job worker", "job worker"),
+)
+
+
+def arrival_times(env: dict[str, str], since: float) -> list[float]:
+    """When the contacts that arrived after `since` (wall clock) arrived, from the database."""
+    import sqlalchemy as sa
+
+    from hotline.infra.db.schema import contacts
+
+    url = env["HOTLINE_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(contacts.c.arrived_at)).scalars().all()
+    finally:
+        engine.dispose()
+    return sorted(t for t in (r.timestamp() for r in rows) if t >= since)
+
+
+def cpu_split(series: list[Any], arrivals: list[float]) -> str:
+    """One line: the server's CPU while the contacts arrived (from the first arrival to the
+    last, which leaves out the agents' logins and the drain), per contact and by thread."""
+    if len(arrivals) < 2:
+        return "#   server CPU: no arrivals"
+    inside = [s for s in series if arrivals[0] <= s[0] <= arrivals[-1]]
+    if len(inside) < 2:
+        return "#   server CPU: window too short"
+    (t0, p0, k0, g0, n0), (t1, p1, k1, g1, n1) = inside[0], inside[-1]
+    seconds, total = t1 - t0, p1 - p0
+    count = sum(1 for a in arrivals if t0 <= a < t1)
+    parts = []
+    named = 0.0
+    for key, label in THREAD_KINDS:
+        used = k1.get(key, 0.0) - k0.get(key, 0.0)
+        named += used
+        parts.append(f"{label} {100 * used / total:.0f} %")
+    for key in sorted(set(k1) - {k for k, _ in THREAD_KINDS}):
+        used = k1[key] - k0.get(key, 0.0)
+        if used >= 0.05:
+            named += used
+            parts.append(f"{key} {100 * used / total:.0f} %")
+    parts.append(f"unattributed {100 * (total - named) / total:.0f} %")
+    return (
+        f"#   server CPU while contacts arrived ({seconds:.1f} s, {count} contacts): "
+        f"{100 * total / seconds:.0f} % of a core, {1000 * total / max(count, 1):.1f} ms per "
+        f"contact; {', '.join(parts)}; GC {100 * (g1 - g0) / total:.0f} % ({n1 - n0} "
+        f"collections)"
+    )
+
+
 def sweep(
     database: str, env: dict[str, str], args: argparse.Namespace, offers: OfferMode
 ) -> list[Row]:
@@ -228,8 +361,10 @@ def sweep(
         for rate in args.rates:
             row = Row(database, offers.value, rate, [])
             for i in range(args.repeat):
+                since = time.time()
                 report = run_sync(plan(server.url, args.agents, rate, args.seconds, offers))
                 row.reports.append(report)
+                print(cpu_split(server.cpu(), arrival_times(env, since)), flush=True)
                 print(
                     f"# {database} {offers.value} {rate:g}/s run {i + 1}: "
                     f"{report.contacts_per_second:.1f}/s, server p99 "
@@ -263,12 +398,18 @@ def main() -> None:
     p.add_argument("--all-rates", action="store_true", help="go on after a failed rate")
     p.add_argument("--profile", action="store_true", help="one profiled run (needs yappi)")
     p.add_argument("--profile-rate", type=float, default=100.0)
+    p.add_argument("--profile-out", help="also write the whole profile to this file")
     p.add_argument("--breakdown", type=int, default=0, help="N contacts, one request at a time")
+    p.add_argument(
+        "--calendar",
+        action="store_true",
+        help="with --breakdown: the entry point has business hours (open now, 30 overrides)",
+    )
     args = p.parse_args()
     if args.breakdown:
         with tempfile.TemporaryDirectory(prefix="hotline-e2e-") as tmp:
             print(f"# command: {' '.join(sys.argv)}; load average {os.getloadavg()[0]:.2f}")
-            breakdown(args.breakdown, tmp)
+            breakdown(args.breakdown, tmp, calendar=args.calendar)
         return
     modes = (
         [OfferMode.stream, OfferMode.poll] if args.offers == "both" else [OfferMode(args.offers)]
@@ -306,13 +447,19 @@ def main() -> None:
                     out = Path(tmp) / "profile.txt"
                     server = start_server(env, profile=out)
                     try:
+                        since = time.time()
                         report = run_sync(
                             plan(server.url, args.agents, args.profile_rate, args.seconds, modes[0])
                         )
+                        split = cpu_split(server.cpu(), arrival_times(env, since))
                     finally:
                         server.stop()
                     print(report.format())
-                    print(out.read_text()[:20000])
+                    print(split)
+                    text = out.read_text()
+                    if args.profile_out:
+                        Path(args.profile_out).write_text(text)
+                    print(text[:20000])
                     continue
                 for mode in modes:
                     rows += sweep(database, env, args, mode)
@@ -326,7 +473,43 @@ def main() -> None:
             print(row.line())
 
 
-def breakdown(n: int, tmp: str) -> None:
+def open_calendar(rt: Any, address: str) -> None:
+    """Give the entry point at `address` business hours that are open now: every day around
+    the clock, with 30 date overrides (a year's public holidays and make-up days) from 60 days
+    on, so that reading and parsing it costs what a real one does."""
+    import datetime as dt
+
+    from hotline.core.context import system_actor
+    from hotline.domains.calendars import actions as calendars
+    from hotline.domains.routing import actions as routing
+    from hotline.domains.routing.model import Channel
+
+    first = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=60)
+    overrides = [
+        {
+            "date": (first + dt.timedelta(days=3 * i)).isoformat(),
+            "hours": [] if i % 3 else [["08:30", "18:00"]],
+            "note": "节假日" if i % 3 else "调休上班",
+        }
+        for i in range(30)
+    ]
+    with rt.db.transaction(actor=system_actor("bench")) as tx:
+        cal = calendars.create_calendar(
+            tx,
+            code="bench-hours",
+            name="bench",
+            timezone="Asia/Shanghai",
+            weekly={
+                d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+            },
+            overrides=overrides,
+        )
+        entry = tx.routing.entry_point_at(Channel.chat, address)
+        assert entry is not None
+        routing.update_entry_point(tx, entry_point_id=entry.id, calendar_id=cal.id)
+
+
+def breakdown(n: int, tmp: str, *, calendar: bool = False) -> None:
     """Server CPU (process time) and statements per request, sequential, in process."""
     from collections import Counter, defaultdict
 
@@ -346,6 +529,8 @@ def breakdown(n: int, tmp: str) -> None:
     rt = build_runtime(settings)
     demo.seed(rt)
     sim = demo.seed_simulated(rt, agents=1, capacity=CAPACITY)
+    if calendar:
+        open_calendar(rt, ENTRIES[0].address)
     statements: Counter[str] = Counter()
     current = ["setup"]
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from hotline.api.contacts import Code, Strict
+from hotline.api.contacts import UNAVAILABLE, Code, Strict
 from hotline.api.routing import Name
 from hotline.api.security import ActorDep, RuntimeDep, SecureRouter
 from hotline.domains.calendars import actions, queries
@@ -144,20 +144,30 @@ def get_calendar(calendar_id: str, actor: ActorDep, rt: RuntimeDep) -> CalendarO
     return _out(cal, rt.clock.now())
 
 
-@router.put("/calendars/{calendar_id}", permission="queue:manage", response_model=CalendarOut)
+@router.put(
+    "/calendars/{calendar_id}",
+    permission="queue:manage",
+    response_model=CalendarOut,
+    responses=UNAVAILABLE,
+)
 def update_calendar(
     calendar_id: str, body: CalendarUpdate, actor: ActorDep, rt: RuntimeDep
 ) -> CalendarOut:
-    """Replace a calendar's name and hours (its code stays)."""
-    with rt.db.transaction(actor=actor) as tx:
-        cal = actions.update_calendar(
+    """Replace a calendar's name and hours (its code stays); the next arrival at its entry
+    points sees the new hours."""
+    # On the routing leader (a standby forwards it, ADR 0007), which keeps arrivals' parsed
+    # calendars in memory: the change and the memory's update must happen in one process.
+    cal = rt.routing.execute(
+        actor,
+        lambda tx, _engine: actions.update_calendar(
             tx,
             calendar_id=calendar_id,
             name=body.name,
             timezone=body.timezone,
             weekly=_weekly(body),
             overrides=_overrides(body),
-        )
+        ),
+    )
     return _out(cal, rt.clock.now())
 
 

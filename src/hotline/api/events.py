@@ -60,9 +60,13 @@ async def events(
         while True:
             generation = rt.notifier.generation
             before = cursor
-            batch, cursor = await anyio.to_thread.run_sync(rt.outbox_tail.after, viewer, cursor)
-            for d in batch:
-                yield f"id: {d.id}\nevent: {d.type}\ndata: {d.data}\n\n"
+            # Memory usually has the rows (another stream's wake read them): no thread hop.
+            found = rt.outbox_tail.in_memory(viewer, cursor)
+            if found is None:
+                found = await anyio.to_thread.run_sync(rt.outbox_tail.after, viewer, cursor)
+            batch, cursor = found
+            if batch:  # one write for all the frames of this wake
+                yield "".join(f"id: {d.id}\nevent: {d.type}\ndata: {d.data}\n\n" for d in batch)
             woke = True
             if cursor == before:
                 if await request.is_disconnected():

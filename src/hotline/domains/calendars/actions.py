@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,7 +49,8 @@ def update_calendar(
     overrides: Sequence[Mapping[str, Any]] = (),
 ) -> Calendar:
     """Replace a calendar's name and hours (the code never changes). Takes effect for the
-    next arrival at its entry points."""
+    next arrival at its entry points (run it on the routing leader, whose memory of the
+    calendar it clears)."""
     tx.actor.require_root("queue:manage")
     cal = tx.calendars.calendar(calendar_id)
     if cal is None:
@@ -58,7 +60,12 @@ def update_calendar(
     if name == cal.name and hours == cal.hours:
         return cal
     updated = dataclasses.replace(cal, name=name, hours=hours, updated_at=tx.clock.now())
+    # The routing leader's memory of the calendar (this runs there, see the API route): gone
+    # while this transaction is open and again once it commits, so arrivals read the new hours
+    # and a rollback leaves nothing stale behind.
+    tx.calendars.forget_calendar(cal.id)
     tx.calendars.replace_calendar(updated)
+    tx.after_commit.append(functools.partial(tx.calendars.forget_calendar, cal.id))
     tx.audit(
         "calendar.update",
         "calendar",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import threading
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,53 @@ class Calendar:
     hours: Hours
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class CalendarMemory:
+    """The routing leader's parsed calendars, so an arrival at an entry point with business
+    hours neither reads nor parses its calendar every time.
+
+    Valid while every change of a calendar runs in this process (calendar writes go through
+    the routing service, which runs on the routing leader only, ADR 0007); the routing
+    service clears it whenever it loads an engine (the lease may have moved meanwhile). A
+    write forgets its calendar when it changes the row and again after its commit, so a
+    rolled-back change leaves nothing behind. A reader takes a `token` before it reads
+    storage and `remember`s what it read with it: if anything was forgotten meanwhile, what
+    it read may be older than that change and is not kept."""
+
+    def __init__(self) -> None:
+        self._calendars: dict[str, Calendar] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def token(self) -> int:
+        """Take before reading a calendar from storage (see `remember`)."""
+        return self._generation
+
+    def recall(self, calendar_id: str) -> Calendar | None:
+        """The remembered calendar, or None (read it from storage)."""
+        return self._calendars.get(calendar_id)
+
+    def remember(self, calendar: Calendar, token: int) -> None:
+        """Keep `calendar`, read from storage after `token` was taken, unless a change was
+        forgotten since (the read may predate it)."""
+        with self._lock:
+            if self._generation == token:
+                self._calendars[calendar.id] = calendar
+
+    def forget(self, calendar_id: str) -> None:
+        """A write changes this calendar: read it from storage again."""
+        with self._lock:
+            self._generation += 1
+            self._calendars.pop(calendar_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._calendars.clear()
+
+    def __len__(self) -> int:
+        return len(self._calendars)
 
 
 # --- parsing and rendering (the API's plain shapes) ------------------------------------------

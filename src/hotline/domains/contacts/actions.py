@@ -152,7 +152,7 @@ def arrive(
         sensitive=("caller",),
     )
     calendar = (
-        tx.calendars.calendar(entry.calendar_id)
+        tx.calendars.routing_calendar(entry.calendar_id)
         if entry.calendar_id and channel in CLOSED_CHANNELS
         else None
     )

@@ -12,6 +12,11 @@ import asyncio
 import threading
 
 
+def _set_all(events: list[asyncio.Event]) -> None:
+    for ev in events:
+        ev.set()
+
+
 class Notifier:
     """Thread-safe: actions run in worker threads, streams wait on asyncio loops."""
 
@@ -26,15 +31,19 @@ class Notifier:
 
     def notify(self, event_id: int | None = None) -> None:
         """Something was committed (`event_id` is informational)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}
         with self._lock:
             self._generation += 1
-            waiters = list(self._waiters)
-        for loop, ev in waiters:
+            for loop, ev in self._waiters:
+                by_loop.setdefault(loop, []).append(ev)
+        # One wake-up per loop, not per stream: each call_soon_threadsafe writes to the loop's
+        # self-pipe, and a commit would otherwise pay one system call per open stream.
+        for loop, events in by_loop.items():
             try:
-                loop.call_soon_threadsafe(ev.set)
-            except RuntimeError:  # that loop is closed; its stream is gone
+                loop.call_soon_threadsafe(_set_all, events)
+            except RuntimeError:  # that loop is closed; its streams are gone
                 with self._lock:
-                    self._waiters.discard((loop, ev))
+                    self._waiters.difference_update((loop, ev) for ev in events)
 
     async def wait(self, generation: int, timeout: float) -> bool:
         """Wait until the generation moves past `generation`, or `timeout` passes."""

@@ -52,6 +52,7 @@ from hotline.domains.routing.events import EngineEvent
 from hotline.domains.routing.queries import load_engine
 from hotline.infra.db.database import Database, Tx
 from hotline.infra.db.engine import is_postgres
+from hotline.infra.db.stores.calendars import calendar_memory
 from hotline.infra.db.stores.contacts import SqlContactStore
 from hotline.infra.db.stores.routing import SqlRoutingStore
 from hotline.infra.db.stores.stats import fold_memory
@@ -386,8 +387,10 @@ class RoutingService:
     def _load(self, *, live: bool = True) -> RoutingEngine:
         if live:
             # A new live engine: history may have been written without this process (another
-            # node routed meanwhile), so the counting memory starts afresh (ADR 0008).
+            # node routed meanwhile), so the counting memory starts afresh (ADR 0008); so do
+            # the parsed calendars (another node may have changed them as the leader).
             fold_memory(self.db.engine).clear()
+            calendar_memory(self.db.engine).clear()
         with self.db.read() as conn:
             return load_engine(SqlRoutingStore(conn), SqlContactStore(conn), clock=self.clock)
 

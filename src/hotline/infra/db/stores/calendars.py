@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
 
-from hotline.domains.calendars.model import Calendar, hours_to_dict, parse_hours
+from hotline.domains.calendars.model import Calendar, CalendarMemory, hours_to_dict, parse_hours
 from hotline.infra.db.schema import business_calendars, entry_points
+
+_BY_ID = sa.select(business_calendars).where(business_calendars.c.id == sa.bindparam("calendar_id"))
+_MEMORIES: weakref.WeakKeyDictionary[sa.Engine, CalendarMemory] = weakref.WeakKeyDictionary()
+_MEMORIES_LOCK = threading.Lock()
+
+
+def calendar_memory(engine: sa.Engine) -> CalendarMemory:
+    """This process's parsed calendars for routing, one per database engine (see
+    `CalendarMemory`; the routing service clears it whenever it loads an engine)."""
+    with _MEMORIES_LOCK:
+        memory = _MEMORIES.get(engine)
+        if memory is None:
+            memory = _MEMORIES[engine] = CalendarMemory()
+        return memory
 
 
 def _calendar(row: Any) -> Calendar:
@@ -31,11 +47,31 @@ def _values(cal: Calendar) -> dict[str, Any]:
 class SqlCalendarStore:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self._changed: set[str] = set()  # calendars this transaction changes: not remembered
+
+    @property
+    def memory(self) -> CalendarMemory:
+        return calendar_memory(self.conn.engine)
 
     def calendar(self, calendar_id: str) -> Calendar | None:
-        q = sa.select(business_calendars).where(business_calendars.c.id == calendar_id)
-        row = self.conn.execute(q).first()
+        row = self.conn.execute(_BY_ID, {"calendar_id": calendar_id}).first()
         return _calendar(row) if row else None
+
+    def routing_calendar(self, calendar_id: str) -> Calendar | None:
+        if calendar_id in self._changed:  # this transaction's own, uncommitted version
+            return self.calendar(calendar_id)
+        memory = self.memory
+        found = memory.recall(calendar_id)
+        if found is None:
+            token = memory.token()
+            found = self.calendar(calendar_id)
+            if found is not None:
+                memory.remember(found, token)
+        return found
+
+    def forget_calendar(self, calendar_id: str) -> None:
+        self._changed.add(calendar_id)
+        self.memory.forget(calendar_id)
 
     def calendar_by_code(self, code: str) -> Calendar | None:
         q = sa.select(business_calendars).where(business_calendars.c.code == code)
