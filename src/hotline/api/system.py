@@ -15,7 +15,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.api.security import PUBLIC, RuntimeDep, SecureRouter
 from hotline.infra.db import migrate
@@ -89,14 +89,29 @@ class Metrics:
         )
 
 
-class MetricsMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+class MetricsMiddleware:
+    """Counts requests and their latency to the response's start, per route template. Pure
+    ASGI: `BaseHTTPMiddleware` costs a task and a memory stream per request (about a tenth
+    of a cheap request's CPU) and sits between every streamed event and the client."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        m: Metrics = request.app.state.metrics
-        m.requests.labels(request.method, name, str(response.status_code)).inc()
-        if name != "/api/events":
-            m.latency.labels(request.method, name).observe(time.perf_counter() - start)
-        return response
+
+        async def observe(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # The router has put the matched route into this same scope by now.
+                name = getattr(scope.get("route"), "path", "unmatched")
+                m: Metrics = scope["app"].state.metrics
+                method = scope["method"]
+                m.requests.labels(method, name, str(message["status"])).inc()
+                if name != "/api/events":
+                    m.latency.labels(method, name).observe(time.perf_counter() - start)
+            await send(message)
+
+        await self.app(scope, receive, observe)

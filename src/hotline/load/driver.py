@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from hotline.load.plan import Entry, LoadPlan, OfferMode
 from hotline.load.report import FINAL, ContactTrace, LoadReport, summarise
@@ -51,12 +51,24 @@ class Token:
         return {"authorization": f"Bearer {self.secret}"}
 
 
+# aiohttp, not httpx: a request costs its client ~0.12 ms of CPU instead of ~2.3 ms
+# (bench/http_floor.py), and the driver shares the machine with the server it measures.
+_STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=30.0, sock_connect=30.0)
+
+
+def _session(url: str, *, connections: int = 0, timeout: float = 30.0) -> aiohttp.ClientSession:
+    """A pooled client for `url` (`connections` 0: aiohttp's default limit)."""
+    connector = aiohttp.TCPConnector(limit=connections) if connections else None
+    return aiohttp.ClientSession(
+        url, connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+    )
+
+
 class _Http:
     """One pooled client per role plus the run's tally of answers by request kind."""
 
     def __init__(self, url: str, *, connections: int) -> None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self.client = httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0)
+        self.client = _session(url, connections=connections)
         self.tally: Counter[str] = Counter()
         self.races = 0
         self.transport = 0
@@ -75,21 +87,21 @@ class _Http:
         """(status, JSON body or None). `race`: a 404/409 means the other side acted first
         (the caller hung up as the agent accepted…), which is expected and counted apart."""
         try:
-            r = await self.client.request(method, path, json=body, headers=token.headers)
-        except httpx.HTTPError as e:
+            async with self.client.request(method, path, json=body, headers=token.headers) as r:
+                code, raw = r.status, await r.read()
+        except (TimeoutError, aiohttp.ClientError) as e:
             self.transport += 1
             self._sample(f"{kind}: {type(e).__name__}: {e}")
             return 0, None
-        code = r.status_code
         if race and code in (404, 409):
             self.races += 1
             self.tally[f"{kind} race"] += 1
         else:
             self.tally[f"{kind} {code // 100}xx"] += 1
             if code >= 400:
-                self._sample(f"{kind} {code}: {r.text[:200]}")
+                self._sample(f"{kind} {code}: {raw[:200].decode(errors='replace')}")
         try:
-            data = r.json() if r.content else None
+            data = json.loads(raw) if raw else None
         except ValueError:
             data = None
         return code, data
@@ -99,18 +111,19 @@ class _Http:
             self.samples.append(text)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
 
 async def wait_until_up(url: str, timeout: float = 30.0) -> None:
     """Wait for `/healthz` to answer (the demo starts the driver beside its own server)."""
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=url, timeout=2.0) as c:
+    async with _session(url, timeout=2.0) as c:
         while True:
             try:
-                if (await c.get("/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
+                async with c.get("/healthz") as r:
+                    if r.status == 200:
+                        return
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             if time.monotonic() > deadline:
                 raise LoadError(f"hotline does not answer at {url}")
@@ -129,25 +142,31 @@ async def sign_in(
     """Password sign-in, then an API token with `scopes`; the session is ended at once (a
     token has no idle timeout, which a simulated desk running for hours needs). Without
     `scopes` the session itself is the token (used briefly, then signed out)."""
-    async with httpx.AsyncClient(base_url=url, timeout=30.0) as c:
-        r = await c.post("/api/auth/login", json={"username": username, "password": password})
-        if r.status_code != 200:
-            raise LoadError(f"{username} cannot sign in: {r.status_code} {r.text[:200]}")
-        secret = r.json()["token"]
+    async with _session(url) as c:
+        async with c.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        ) as r:
+            if r.status != 200:
+                text = (await r.text())[:200]
+                raise LoadError(f"{username} cannot sign in: {r.status} {text}")
+            signed_in = await r.json()
+        secret = signed_in["token"]
         session = {"authorization": f"Bearer {secret}"}
-        user_id = r.json()["user"]["id"]
+        user_id = signed_in["user"]["id"]
         if scopes is None:
             return Token(username, user_id, None, secret)
         assert expires_at is not None
-        r = await c.post(
+        async with c.post(
             "/api/me/tokens",
             json={"name": name, "scopes": list(scopes), "expires_at": expires_at.isoformat()},
             headers=session,
-        )
-        if r.status_code != 201:
-            raise LoadError(f"{username} cannot get an API token: {r.status_code} {r.text[:200]}")
-        token = r.json()
-        await c.post("/api/auth/logout", headers=session)
+        ) as r:
+            if r.status != 201:
+                text = (await r.text())[:200]
+                raise LoadError(f"{username} cannot get an API token: {r.status} {text}")
+            token = await r.json()
+        async with c.post("/api/auth/logout", headers=session):
+            pass
     return Token(username, user_id, token["id"], token["token"])
 
 
@@ -547,24 +566,22 @@ class _Agent:
             if self.last_event_id:
                 headers["last-event-id"] = self.last_event_id
             try:
-                async with self.run.stream_http.client.stream(
-                    "GET",
-                    "/api/events",
-                    headers=headers,
-                    timeout=httpx.Timeout(30.0, read=None),
+                async with self.run.stream_http.client.get(
+                    "/api/events", headers=headers, timeout=_STREAM_TIMEOUT
                 ) as r:
-                    self.run.stream_http.tally[f"events {r.status_code // 100}xx"] += 1
-                    if r.status_code != 200:
+                    self.run.stream_http.tally[f"events {r.status // 100}xx"] += 1
+                    if r.status != 200:
                         await asyncio.sleep(1)
                         continue
-                    await self._read(r.aiter_lines())
-            except httpx.HTTPError:
+                    await self._read(r.content)
+            except (TimeoutError, aiohttp.ClientError):
                 self.run.stream_http.transport += 1
                 await asyncio.sleep(0.5)
 
-    async def _read(self, lines: Any) -> None:
+    async def _read(self, stream: aiohttp.StreamReader) -> None:
         kind = data = None
-        async for line in lines:
+        async for raw in stream:
+            line = raw.decode().rstrip("\r\n")
             if line.startswith(": connected"):
                 self.connected.set()
             elif line.startswith("id: "):
