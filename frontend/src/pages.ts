@@ -30,6 +30,8 @@ export interface PageDef {
 export const NAV_GROUPS: NavGroup[] = [
   { id: 'desk', titleKey: 'desk.nav', order: 10 },
   { id: 'supervise', titleKey: 'wallboard.nav', order: 20 },
+  // Planning (forecasts, staffing, schedules): not live monitoring, so not under supervise.
+  { id: 'planning', titleKey: 'workforce.nav', order: 30 },
   { id: 'admin', titleKey: 'nav.admin', order: 50 },
   { id: 'routing', titleKey: 'routingAdmin.nav.group', order: 55 },
   { id: 'audit', titleKey: 'nav.audit', order: 60 },
@@ -66,6 +68,18 @@ export const PAGES: PageDef[] = [
     group: 'supervise',
     order: 210,
     component: () => import('@/views/wallboard/TeamView.vue'),
+  },
+  {
+    // The staffing calculator (R-C7): Erlang C/A over interval volumes (POST
+    // /api/workforce/staffing, stats:read). A planning tool, never a landing page.
+    name: 'staffing',
+    path: '/workforce/staffing',
+    titleKey: 'workforce.title',
+    permission: 'stats:read',
+    group: 'planning',
+    order: 300,
+    landing: false,
+    component: () => import('@/views/workforce/StaffingView.vue'),
   },
   {
     name: 'users',

@@ -447,3 +447,48 @@ def test_a_failed_due_job_rolls_back_rebuilds_the_engine_and_is_retried(
     body = floor.client("lead").get(f"/api/contacts/{cb['id']}").json()
     assert (body["status"], body["agent_id"]) == ("offered", floor["agent2"])
     assert [j.status for j in _jobs(floor)] == ["done"]
+
+
+def test_a_timed_callback_is_promised_within_the_entry_points_business_hours(
+    floor: Floor,
+) -> None:
+    # the test clock starts on Monday 2026-01-05 16:00 Beijing time; 96266 answers 08:30–18:00
+    _voice_line(floor)
+    mgr = floor.client("mgr")
+    weekly = {d: [["08:30", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    cal = mgr.post(
+        "/api/calendars",
+        json={
+            "code": "hotline",
+            "name": "热线营业时间",
+            "timezone": "Asia/Shanghai",
+            "weekly": weekly,
+        },
+    ).json()
+    r = mgr.patch(f"/api/entry-points/{floor.ids['96266']}", json={"calendar_id": cal["id"]})
+    assert r.status_code == 200, r.text
+    original = _connected_call(floor)
+    contacts = floor.count("contacts")
+
+    # 20:00 the same evening: closed; the answer names the next opening (Tuesday 08:30)
+    problem = _callback(floor, "agent1", original, expect=422, due_at="2026-01-05T20:00:00+08:00")
+    assert problem["key"] == "errors.contact.callback_outside_hours", problem
+    assert problem["field"] == "due_at"
+    assert problem["params"] == {"opens_at": "2026-01-06T00:30:00+00:00"}
+    # Saturday: closed all day
+    _callback(floor, "agent1", original, expect=422, due_at="2026-01-10T10:00:00+08:00")
+    assert floor.count("contacts") == contacts and _jobs(floor) == []
+    assert floor.me("agent1")["state"] == "busy"  # the call goes on
+
+    # Tuesday 09:00: open
+    callback = _callback(floor, "agent1", original, due_at="2026-01-06T09:00:00+08:00")
+    assert callback["status"] == "scheduled"
+    # moving it to a closed time is refused the same way, and changes nothing
+    r = floor.client("agent1").post(
+        f"/api/me/callbacks/{callback['id']}/move", json={"due_at": "2026-01-06T07:00:00+08:00"}
+    )
+    assert r.status_code == 422 and r.json()["key"] == "errors.contact.callback_outside_hours"
+    mine = floor.client("agent1").get("/api/me/callbacks").json()["items"]
+    assert [(c["id"], c["callback_due_at"]) for c in mine] == [
+        (callback["id"], "2026-01-06T01:00:00Z")
+    ], mine

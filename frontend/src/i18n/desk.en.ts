@@ -92,6 +92,7 @@ const deskEn: DeskMessages = {
     transferred: 'Transferred',
     called_back: 'Called back',
     scheduled: 'Scheduled',
+    cancelled: 'Cancelled',
     closed: 'Outside business hours',
   },
   history: {
@@ -116,6 +117,10 @@ const deskEn: DeskMessages = {
     scheduled: 'Callback scheduled for later',
     callback_scheduled: 'Agent scheduled a callback',
     callback_failed: 'Callback could not enter its queue',
+    cancelled: 'Scheduled callback cancelled',
+    rescheduled: 'Scheduled callback moved',
+    callback_cancelled: 'The scheduled callback was cancelled',
+    callback_moved: 'The scheduled callback was moved',
   },
   controls: {
     title: 'Handling',

@@ -92,6 +92,7 @@ const deskZhCN = {
     transferred: '已转接',
     called_back: '已回拨',
     scheduled: '已预约',
+    cancelled: '已取消',
     closed: '非营业时间',
   },
   history: {
@@ -116,6 +117,10 @@ const deskZhCN = {
     scheduled: '预约回呼',
     callback_scheduled: '坐席预约回呼',
     callback_failed: '回呼未能进入技能组',
+    cancelled: '预约回呼已取消',
+    rescheduled: '预约回呼已改约',
+    callback_cancelled: '坐席预约的回呼已取消',
+    callback_moved: '坐席预约的回呼已改约',
   },
   controls: {
     title: '来电处理',

@@ -2,16 +2,20 @@
 import type { Messages } from './zh-CN'
 import agent from './agent.en'
 import calendars, { calendarErrorsEn } from './calendars.en'
+import callbacks from './callbacks.en'
 import desk from './desk.en'
 import routingAdmin from './routingAdmin.en'
 import wallboard from './wallboard.en'
+import workforce from './workforce.en'
 
 const en: Messages = {
   agent,
   calendars,
+  callbacks,
   desk,
   routingAdmin,
   wallboard,
+  workforce,
   app: {
     title: 'hotline contact center',
     skipToContent: 'Skip to main content',
@@ -244,6 +248,8 @@ const en: Messages = {
       schedule_callback: 'Callback scheduled by an agent',
       callback_due: 'Scheduled callback came into its queue',
       callback_failed: 'Scheduled callback could not enter its queue',
+      cancel_callback: 'Scheduled callback cancelled',
+      move_callback: 'Scheduled callback moved',
     },
     entry_point: {
       create: 'Entry point created',
@@ -480,9 +486,13 @@ const en: Messages = {
       callback_due_past: 'The callback time must be in the future.',
       callback_due_too_far: 'The callback time must be within {days} days.',
       callback_due_zone: 'The callback time needs a time zone.',
+      callback_outside_hours: 'The center is closed at that time (the entry point\'s business hours); choose a time when it is open.',
       callback_exists: 'A callback for this contact is scheduled already.',
       callback_no_number: 'Nobody to call back: the contact has neither a caller number nor a customer.',
       callback_not_handling: 'A callback can be requested only while connected or in wrap-up.',
+      callback_not_scheduled: 'Only a scheduled callback that has not come in yet can be cancelled or moved (it is {status}).',
+      callback_due_already: 'The callback is due and is coming into its queue; it can no longer be moved.',
+      callback_cursor: 'Invalid page position; read the list again from the first page.',
       callback_not_waiting: 'Only a waiting contact can become a callback.',
       caller_invalid: 'The caller’s number or address is not valid.',
       finished: 'The contact is finished already.',

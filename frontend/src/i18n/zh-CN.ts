@@ -3,16 +3,20 @@
 // vue-i18n syntax: {name} is a parameter; do not use the characters @ $ | in messages.
 import agent from './agent.zh-CN'
 import calendars, { calendarErrorsZhCN } from './calendars.zh-CN'
+import callbacks from './callbacks.zh-CN'
 import desk from './desk.zh-CN'
 import routingAdmin from './routingAdmin.zh-CN'
 import wallboard from './wallboard.zh-CN'
+import workforce from './workforce.zh-CN'
 
 const zhCN = {
   agent,
   calendars,
+  callbacks,
   desk,
   routingAdmin,
   wallboard,
+  workforce,
   app: {
     title: '热线呼叫中心',
     skipToContent: '跳到主要内容',
@@ -240,6 +244,8 @@ const zhCN = {
       schedule_callback: '坐席预约回呼',
       callback_due: '预约回呼到期进入排队',
       callback_failed: '预约回呼未能进入排队',
+      cancel_callback: '取消预约回呼',
+      move_callback: '预约回呼改约',
     },
     entry_point: {
       create: '创建接入号码',
@@ -471,9 +477,13 @@ const zhCN = {
       callback_due_past: '回呼时间必须晚于现在。',
       callback_due_too_far: '回呼时间必须在 {days} 天之内。',
       callback_due_zone: '回呼时间需要带时区。',
+      callback_outside_hours: '该时间不在接入号的营业时间内，请选择营业时间内的回呼时间。',
       callback_exists: '这通来电已预约回呼。',
       callback_no_number: '无法回呼：来电既没有号码，也没有关联客户。',
       callback_not_handling: '只有通话中或话后处理中的来电才能预约回呼。',
+      callback_not_scheduled: '只有尚未到时的预约回呼才能取消或改约（当前状态：{status}）。',
+      callback_due_already: '回呼时间已到，正在进入排队，不能再改约。',
+      callback_cursor: '分页参数无效，请从第一页重新读取。',
       callback_not_waiting: '只有排队中的来电才能登记回拨。',
       caller_invalid: '来电方号码或地址格式不正确。',
       finished: '来电已经结束。',

@@ -96,6 +96,23 @@ class CallbackIn(Strict):
     note: Annotated[str, Field(max_length=500)] | None = None
 
 
+class CallbackCancelIn(Strict):
+    """Call off a scheduled callback; `reason` goes into its history."""
+
+    reason: Annotated[str, Field(max_length=200)] | None = None
+
+
+class CallbackMoveIn(Strict):
+    """Move a scheduled callback to another time (and, optionally, queue)."""
+
+    due_at: dt.datetime = Field(
+        description="the new time, with a time zone (future, within 7 days)",
+    )
+    queue_id: Id36 | None = Field(
+        default=None, description="another queue that takes calls; default: its queue"
+    )
+
+
 class ContactOut(BaseModel):
     id: str
     channel: Channel
@@ -142,6 +159,11 @@ class ContactDetailOut(ContactOut):
 class ContactPage(BaseModel):
     items: list[ContactOut]
     next_after: str | None
+
+
+class CallbackPage(BaseModel):
+    items: list[ContactOut]
+    next_after: str | None = Field(description="pass back as `after` for the next page")
 
 
 def contact_out(view: ContactView) -> ContactOut:
@@ -333,6 +355,107 @@ def schedule_callback(
             note=body.note,
         ),
     )
+
+
+# --- scheduled callbacks: the agent's own, and a team lead's (预约回呼) -------------------------
+CallbackAfter = Annotated[str | None, Query(max_length=80)]
+
+
+def _callback_page(views: list[ContactView], limit: int) -> CallbackPage:
+    more = len(views) > limit
+    page = views[:limit]
+    last = page[-1] if more and page else None
+    return CallbackPage(
+        items=[contact_out(v) for v in page],
+        next_after=None if last is None else queries.callback_cursor(last),
+    )
+
+
+@router.get("/me/callbacks", permission="contact:handle", response_model=CallbackPage)
+def my_callbacks(
+    actor: ActorDep, rt: RuntimeDep, limit: Limit = 50, after: CallbackAfter = None
+) -> CallbackPage:
+    """The callbacks you scheduled that have not come in yet, by due time then id (caller
+    masked). Pass `next_after` back as `after` for the next page."""
+    with rt.db.read() as conn:
+        views = queries.my_callbacks(
+            SqlContactStore(conn), actor, rt.cipher.decrypt, limit=limit + 1, after=after
+        )
+    return _callback_page(views, limit)
+
+
+@router.get("/callbacks", permission="contact:supervise", response_model=CallbackPage)
+def supervised_callbacks(
+    actor: ActorDep,
+    rt: RuntimeDep,
+    queue_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    status: Literal["scheduled"] = "scheduled",
+    limit: Limit = 50,
+    after: CallbackAfter = None,
+) -> CallbackPage:
+    """Scheduled callbacks that have not come in yet, of one queue or of every queue in your
+    scope (`contact:supervise`), by due time then id (caller masked). Pass `next_after` back
+    as `after` for the next page. `status` is `scheduled` (the only one listed for now)."""
+    with rt.db.read() as conn:
+        if queue_id is not None:
+            access_queue(SqlRoutingStore(conn), actor, queue_id, "contact:supervise")
+        views = queries.supervised_callbacks(
+            SqlContactStore(conn),
+            actor,
+            rt.cipher.decrypt,
+            queue_id=queue_id,
+            limit=limit + 1,
+            after=after,
+        )
+    return _callback_page(views, limit)
+
+
+def _callback_routes(prefix: str, permission: str, *, mine: bool) -> None:
+    """Register `POST {prefix}/{contact_id}/cancel` and `…/move` for a scheduled callback."""
+    whose = "you scheduled" if mine else "in your scope (team lead)"
+
+    def cancel(
+        contact_id: str, body: CallbackCancelIn, actor: ActorDep, rt: RuntimeDep
+    ) -> ContactOut:
+        return _run(
+            rt,
+            actor,
+            lambda tx, e: actions.cancel_callback(
+                tx, e, contact_id=contact_id, mine=mine, reason=body.reason
+            ),
+        )
+
+    def move(contact_id: str, body: CallbackMoveIn, actor: ActorDep, rt: RuntimeDep) -> ContactOut:
+        return _run(
+            rt,
+            actor,
+            lambda tx, e: actions.move_callback(
+                tx, e, contact_id=contact_id, mine=mine, due_at=body.due_at, queue_id=body.queue_id
+            ),
+        )
+
+    name = "my" if mine else "supervised"
+    cancel.__name__ = cancel.__qualname__ = f"cancel_{name}_callback"
+    cancel.__doc__ = (
+        f"Call off a scheduled callback {whose} before it comes in: it ends cancelled and "
+        "its timer is cancelled. 409 once it has come in."
+    )
+    move.__name__ = move.__qualname__ = f"move_{name}_callback"
+    move.__doc__ = (
+        f"Move a scheduled callback {whose} to another time (future, within 7 days) and "
+        "optionally another queue that takes calls. 409 once it is due."
+    )
+    for verb, handler in (("cancel", cancel), ("move", move)):
+        router.post(
+            f"{prefix}/{{contact_id}}/{verb}",
+            permission=permission,
+            response_model=ContactOut,
+            responses=UNAVAILABLE,
+        )(handler)
+
+
+_callback_routes("/me/callbacks", "contact:handle", mine=True)
+_callback_routes("/callbacks", "contact:supervise", mine=False)
 
 
 # --- supervision -----------------------------------------------------------------------------

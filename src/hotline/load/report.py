@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Statuses after which hotline holds a contact no more (domains/contacts/model.FINISHED).
-FINAL = frozenset({"ended", "abandoned", "overflowed", "called_back", "closed"})
+FINAL = frozenset({"ended", "abandoned", "overflowed", "called_back", "closed", "cancelled"})
 # Statuses of a contact hotline still routes or an agent still holds.
 LIVE = frozenset({"queued", "transferred", "offered", "connected", "wrap_up"})
 WAITING = frozenset({"queued", "transferred"})

@@ -22,6 +22,7 @@ from hotline.domains.contacts.events import contact_event
 from hotline.domains.contacts.model import (
     AREA_MAX,
     CALLBACK_NOTE_MAX,
+    CALLBACK_REASON_MAX,
     FIELD_CALLER,
     FINISHED,
     IN_ENGINE,
@@ -37,7 +38,7 @@ from hotline.domains.contacts.model import (
     check_text,
     finished_status,
 )
-from hotline.domains.contacts.queries import access_contact, handled_contact
+from hotline.domains.contacts.queries import access_callback, access_contact, handled_contact
 from hotline.domains.routing.actions import contact_record, record
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.model import AgentState, Channel, validate_priority
@@ -454,6 +455,25 @@ class CallbackTx(RoutingTx, JobsUnitOfWork, Protocol):
     """The unit of work of a scheduled callback: routing, contacts, and a durable timer."""
 
 
+def _check_callback_hours(tx: RoutingTx, entry_point_id: str | None, due: dt.datetime) -> None:
+    """A timed callback is promised for a time the center answers on its entry point: refused
+    (422) when the entry point's business hours are closed then, with the next opening."""
+    entry = tx.routing.entry_point(entry_point_id) if entry_point_id else None
+    calendar = (
+        tx.calendars.routing_calendar(entry.calendar_id) if entry and entry.calendar_id else None
+    )
+    if calendar is None or calendar.hours.is_open(due):
+        return
+    opens = calendar.hours.next_change(due)
+    raise InvalidInput(
+        "the center is closed at that time (business hours of the entry point); choose a time "
+        "when it is open",
+        key="errors.contact.callback_outside_hours",
+        params={"opens_at": None if opens is None else opens.isoformat()},
+        field="due_at",
+    )
+
+
 def schedule_callback(
     tx: CallbackTx,
     engine: RoutingEngine,
@@ -510,6 +530,8 @@ def schedule_callback(
         )
     now = tx.clock.now()
     due = None if due_at is None else check_callback_due(due_at, now)
+    if due is not None:
+        _check_callback_hours(tx, row.entry_point_id, due)
     text = check_text(note, field="note", limit=CALLBACK_NOTE_MAX)
     callback = ContactRecord(
         id=new_id(),
@@ -651,3 +673,143 @@ def _callback_arrives(tx: RoutingTx, engine: RoutingEngine, row: ContactRecord) 
         ),
         known=[row],
     )
+
+
+# --- a scheduled callback called off or moved (issues 3/4 follow-up) ---------------------------
+def _callback_job_key(contact_id: str) -> str:
+    return f"{CALLBACK_DUE_JOB}:{contact_id}"
+
+
+def _still_scheduled(row: ContactRecord) -> None:
+    if row.status is not Lifecycle.scheduled:
+        raise Conflict(
+            f"callback is {row.status.value}; only a scheduled callback that has not come in "
+            "yet can be cancelled or moved",
+            key="errors.contact.callback_not_scheduled",
+            params={"status": row.status.value},
+        )
+
+
+def cancel_callback(
+    tx: CallbackTx,
+    engine: RoutingEngine,
+    *,
+    contact_id: str,
+    mine: bool,
+    reason: str | None = None,
+) -> ContactRecord:
+    """Call off a scheduled callback before it comes in: it ends `cancelled` (finished, never
+    routed, not counted as offered), with `reason` (≤200 characters) in its history, and its
+    timer is cancelled (a run already claimed finds it finished and does nothing). `mine`:
+    the agent who scheduled it; otherwise a team lead (`contact:supervise` over its queue's
+    unit). The contact it calls back gets a `callback_cancelled` entry (its agent's desk
+    hears of it). A callback that came in already is refused (409): it is routed like any
+    call now."""
+    row = access_callback(tx.contacts, tx.actor, contact_id, mine=mine)
+    _still_scheduled(row)
+    text = check_text(reason, field="reason", limit=CALLBACK_REASON_MAX)
+    now = tx.clock.now()
+    tx.contacts.update_contact(
+        row.id, status=Lifecycle.cancelled.value, finished_at=now, updated_at=now
+    )
+    tx.jobs.cancel(_callback_job_key(row.id))
+    by = tx.actor.user_id
+    _history(tx, row, "cancelled", reason=text, cancelled_by=by)
+    original = tx.contacts.contact(row.callback_of or "")
+    if original is not None:
+        _history(tx, original, "callback_cancelled", callback_id=row.id, reason=text)
+    due_text = None if row.callback_due_at is None else row.callback_due_at.isoformat()
+    tx.audit(
+        "contact.cancel_callback",
+        "contact",
+        row.id,
+        org_unit_path=row.org_unit_path,
+        before={"status": row.status.value, "due_at": due_text},
+        after={"status": Lifecycle.cancelled.value, "reason": text},
+        details={"callback_of": row.callback_of, "as": "owner" if mine else "supervisor"},
+    )
+    return contact_record(tx, row.id)
+
+
+def move_callback(
+    tx: CallbackTx,
+    engine: RoutingEngine,
+    *,
+    contact_id: str,
+    mine: bool,
+    due_at: dt.datetime,
+    queue_id: str | None = None,
+) -> ContactRecord:
+    """Move a scheduled callback to another time (same rules as scheduling: with a time zone,
+    after now, within CALLBACK_HORIZON) and, optionally, into another queue that takes voice.
+    Its timer moves with it (one pending job per callback, rescheduled in this transaction,
+    so a restart keeps the new time). `mine`: the agent who scheduled it (any voice queue, as
+    when scheduling); otherwise a team lead, who needs `contact:supervise` over the target
+    queue's unit too. A callback whose time has come (its timer is about to run, or ran) is
+    refused (409) and nothing is written."""
+    row = access_callback(tx.contacts, tx.actor, contact_id, mine=mine)
+    _still_scheduled(row)
+    now = tx.clock.now()
+    if row.callback_due_at is None or row.callback_due_at <= now:
+        raise Conflict(
+            "the callback is due already and comes into its queue now; it cannot be moved",
+            key="errors.contact.callback_due_already",
+        )
+    due = check_callback_due(due_at, now)
+    _check_callback_hours(tx, row.entry_point_id, due)
+    target = queue_id or row.queue_id or ""
+    if mine or target == row.queue_id:
+        queue = tx.routing.queue(target)
+        if queue is None:
+            raise NotFound("no such queue", key="errors.routing.queue_not_found", field="queue_id")
+    else:
+        queue = access_queue(tx.routing, tx.actor, target, "contact:supervise")
+    if Channel.voice not in queue.config.channels:
+        raise InvalidInput(
+            f"queue {queue.code!r} does not take voice contacts; choose a queue for the callback",
+            key="errors.routing.channel_not_in_queue",
+            params={"queue_id": queue.id, "channel": Channel.voice.value},
+            field="queue_id",
+        )
+    # a scheduled callback "arrives" when it is due (see schedule_callback)
+    tx.contacts.update_contact(
+        row.id, queue_id=queue.id, callback_due_at=due, arrived_at=due, updated_at=now
+    )
+    tx.jobs.schedule(
+        CALLBACK_DUE_JOB,
+        {"contact_id": row.id},
+        due_at=due,
+        dedupe_key=_callback_job_key(row.id),
+        replace=True,
+    )
+    moved = contact_record(tx, row.id)
+    before_due = None if row.callback_due_at is None else row.callback_due_at.isoformat()
+    _history(
+        tx,
+        moved,
+        "rescheduled",
+        due_at=due.isoformat(),
+        previous_due_at=before_due,
+        previous_queue_id=row.queue_id,
+        moved_by=tx.actor.user_id,
+    )
+    original = tx.contacts.contact(row.callback_of or "")
+    if original is not None:
+        _history(
+            tx,
+            original,
+            "callback_moved",
+            callback_id=row.id,
+            callback_queue_id=queue.id,
+            due_at=due.isoformat(),
+        )
+    tx.audit(
+        "contact.move_callback",
+        "contact",
+        row.id,
+        org_unit_path=moved.org_unit_path,
+        before={"due_at": before_due, "queue_id": row.queue_id},
+        after={"due_at": due.isoformat(), "queue_id": queue.id},
+        details={"callback_of": row.callback_of, "as": "owner" if mine else "supervisor"},
+    )
+    return moved

@@ -5,6 +5,7 @@ A contact's lifecycle (R-B2 "客户来电-呼叫中心接听-客服人员处理-
     arrived → in_ivr → queued → offered → connected → wrap_up → ended | called_back
        └→ closed (outside the entry point's business hours: never queued)
     scheduled → arrived → queued …  (a callback an agent scheduled for a time: waits for it)
+        └→ cancelled (the agent who scheduled it, or a team lead, called it off before it came in)
                          ↑  └──────── abandoned | overflowed (left before being served)
                          └── transferred (back in line after a transfer, until offered again)
 
@@ -45,6 +46,7 @@ ADDRESS_MAX = 100
 NOTES_MAX = 2000
 CALLBACK_NOTE_MAX = 500
 CALLBACK_HORIZON = dt.timedelta(days=7)  # a callback is promised for this week, not later
+CALLBACK_REASON_MAX = 200  # why a scheduled callback was cancelled (free text, optional)
 HISTORY_MAX = 1000  # a contact's history is short; more than this is shown truncated
 
 
@@ -67,6 +69,7 @@ class Lifecycle(enum.StrEnum):
     called_back = "called_back"  # a callback that was served
     closed = "closed"  # arrived outside its entry point's business hours (营业时间)
     scheduled = "scheduled"  # a callback an agent scheduled, not due yet (预约回呼)
+    cancelled = "cancelled"  # a scheduled callback called off before it came in (never routed)
 
 
 # The statuses the routing engine holds; the rest are before or after routing.
@@ -80,6 +83,7 @@ FINISHED: frozenset[Lifecycle] = frozenset(
         Lifecycle.overflowed,
         Lifecycle.called_back,
         Lifecycle.closed,
+        Lifecycle.cancelled,
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
@@ -19,6 +20,20 @@ class ContactStore(Protocol):
     ) -> list[ContactRecord]: ...
     def contacts_in(self, statuses: Collection[Lifecycle]) -> list[ContactRecord]: ...
     def callbacks_of(self, contact_id: str) -> list[ContactRecord]: ...
+    def scheduled_callbacks(
+        self,
+        *,
+        limit: int,
+        after: tuple[dt.datetime, str] | None = None,
+        requested_by: str | None = None,
+        queue_id: str | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> list[ContactRecord]:
+        """Callbacks still `scheduled`, by due time then id, after the keyset `after`:
+        those scheduled from a contact `requested_by` handled, in `queue_id`, in queues of
+        units under `scopes` (each filter only when given)."""
+        ...
+
     def insert_contact(self, record: ContactRecord) -> None: ...
     def update_contact(self, contact_id: str, **fields: Any) -> None: ...
     def append_history(self, entries: Sequence[HistoryEntry]) -> None: ...

@@ -11,10 +11,11 @@ masked (R-E4). Lists are always masked.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from hotline.core.context import Actor
-from hotline.core.errors import Conflict, NotFound
+from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.domains.contacts.model import (
     FIELD_CALLER,
     HISTORY_MAX,
@@ -38,6 +39,28 @@ def access_contact(
     row = store.contact(contact_id)
     if row is None or row.org_unit_path is None or not actor.can(permission, row.org_unit_path):
         raise NotFound("no such contact", key="errors.contact.not_found")
+    return row
+
+
+def access_callback(
+    store: ContactStore, actor: Actor, contact_id: str, *, mine: bool
+) -> ContactRecord:
+    """Load a callback an agent scheduled (a contact with `callback_of`). `mine`: one the actor
+    (an agent, `contact:handle`) scheduled, i.e. called back from a contact it handled;
+    otherwise one in a queue whose unit the actor holds `contact:supervise` over (a team
+    lead). Anything else is NotFound, so nobody learns of other agents' callbacks."""
+    if mine:
+        actor.require("contact:handle")
+        row = store.contact(contact_id)
+        handled = store.contact(row.callback_of) if row and row.callback_of else None
+        if row is None or handled is None or actor.user_id is None:
+            raise NotFound("no such callback among yours", key="errors.contact.not_found")
+        if handled.agent_id != actor.user_id:
+            raise NotFound("no such callback among yours", key="errors.contact.not_found")
+        return row
+    row = access_contact(store, actor, contact_id, "contact:supervise")
+    if row.callback_of is None:
+        raise NotFound("no such callback", key="errors.contact.not_found")
     return row
 
 
@@ -183,3 +206,72 @@ def line_page(
         if cid in rows
     ]
     return views, start + limit < len(line)
+
+
+# --- scheduled callbacks (预约回呼) ------------------------------------------------------------
+# A page of callbacks ends at a (due time, id) pair; `next_after` carries both, so a callback
+# moved or cancelled meanwhile cannot make the next page skip or repeat the others.
+_CURSOR_SEPARATOR = "~"
+
+
+def callback_cursor(view: ContactView) -> str:
+    """The keyset of a scheduled callback: its due time (UTC, ISO 8601) and id."""
+    assert view.callback_due_at is not None  # a scheduled callback has its time
+    return f"{view.callback_due_at.astimezone(dt.UTC).isoformat()}{_CURSOR_SEPARATOR}{view.id}"
+
+
+def parse_callback_cursor(after: str | None) -> tuple[dt.datetime, str] | None:
+    """The keyset `callback_cursor` wrote; 422 for anything else."""
+    if after is None:
+        return None
+    due_text, _, last_id = after.partition(_CURSOR_SEPARATOR)
+    try:
+        due = dt.datetime.fromisoformat(due_text)
+        # (year 1 or 9999 with an offset lies beyond any UTC instant: OverflowError)
+        utc = due.astimezone(dt.UTC) if due.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        utc = None
+    if utc is None or not last_id:
+        raise InvalidInput(
+            "after must be a next_after value of the previous page",
+            key="errors.contact.callback_cursor",
+            field="after",
+        )
+    return utc, last_id
+
+
+def my_callbacks(
+    store: ContactStore, actor: Actor, decrypt: Decrypt, *, limit: int, after: str | None
+) -> list[ContactView]:
+    """The callbacks the actor (an agent) scheduled that have not come in yet, by due time
+    then id, masked. `limit` rows from the keyset `after` (pass one more to learn if more
+    follow)."""
+    actor.require("contact:handle")
+    if actor.user_id is None:
+        return []
+    rows = store.scheduled_callbacks(
+        limit=limit, after=parse_callback_cursor(after), requested_by=actor.user_id
+    )
+    return [masked_view(r, decrypt) for r in rows]
+
+
+def supervised_callbacks(
+    store: ContactStore,
+    actor: Actor,
+    decrypt: Decrypt,
+    *,
+    queue_id: str | None,
+    limit: int,
+    after: str | None,
+) -> list[ContactView]:
+    """Scheduled callbacks not come in yet in queues whose units the actor holds
+    `contact:supervise` over (a team lead), all or of one queue (the caller has checked
+    access to it), by due time then id, masked."""
+    actor.require("contact:supervise")
+    rows = store.scheduled_callbacks(
+        limit=limit,
+        after=parse_callback_cursor(after),
+        queue_id=queue_id,
+        scopes=actor.scopes_for("contact:supervise"),
+    )
+    return [masked_view(r, decrypt) for r in rows]

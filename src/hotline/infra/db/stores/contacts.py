@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from hotline.domains.contacts.model import ContactRecord, Direction, HistoryEntry, Lifecycle
 from hotline.domains.routing.model import Channel
 from hotline.infra.db.schema import contact_events, contacts, customers, org_units, queues
+from hotline.infra.db.scope import in_scopes
 
 _SELECT: sa.Select[Any] = (
     sa.select(*contacts.c, org_units.c.path.label("org_unit_path"))
@@ -37,6 +38,9 @@ _OF_AGENT_ONE = _SELECT.where(
     contacts.c.status == sa.bindparam("status"),
 ).order_by(contacts.c.id)
 _INSERT = contacts.insert()
+# The contact a callback calls back: its agent is the one who scheduled the callback (only the
+# agent handling a contact can schedule one, and a finished contact keeps its agent).
+_ORIGINAL = contacts.alias("original")
 # The SET clause follows the keys of the parameters (compiled once per key set, then cached).
 _UPDATE = contacts.update().where(contacts.c.id == sa.bindparam("_contact_id"))
 _INSERT_COLUMNS = tuple(c.name for c in contacts.c)
@@ -146,6 +150,38 @@ class SqlContactStore:
 
     def callbacks_of(self, contact_id: str) -> list[ContactRecord]:
         q = _SELECT.where(contacts.c.callback_of == contact_id).order_by(contacts.c.id)
+        return [_contact(r) for r in self.conn.execute(q).all()]
+
+    def scheduled_callbacks(
+        self,
+        *,
+        limit: int,
+        after: tuple[dt.datetime, str] | None = None,
+        requested_by: str | None = None,
+        queue_id: str | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> list[ContactRecord]:
+        # Few contacts are ever `scheduled`: the status index narrows first, then the join.
+        q = _SELECT.where(
+            contacts.c.status == Lifecycle.scheduled.value, contacts.c.callback_of.is_not(None)
+        )
+        if requested_by is not None:
+            q = q.join(_ORIGINAL, _ORIGINAL.c.id == contacts.c.callback_of).where(
+                _ORIGINAL.c.agent_id == requested_by
+            )
+        if queue_id is not None:
+            q = q.where(contacts.c.queue_id == queue_id)
+        if scopes is not None:
+            q = q.where(in_scopes(org_units.c.path, scopes))
+        if after is not None:
+            due, last_id = after
+            q = q.where(
+                sa.or_(
+                    contacts.c.callback_due_at > due,
+                    sa.and_(contacts.c.callback_due_at == due, contacts.c.id > last_id),
+                )
+            )
+        q = q.order_by(contacts.c.callback_due_at, contacts.c.id).limit(limit)
         return [_contact(r) for r in self.conn.execute(q).all()]
 
     def insert_contact(self, record: ContactRecord) -> None:

@@ -1,0 +1,83 @@
+// 人力测算（排班测算，R-C7）页面。registered as `workforce` in zh-CN.ts; workforce.en.ts has the
+// same keys. The API answers this page's mistakes with errors.invalid_input and a field: the
+// form says them in its own words (validation.*), placed at that field.
+
+const workforceZhCN = {
+  nav: '计划与排班',
+  title: '人力测算',
+  intro:
+    '按各时段的来电量、平均处理时长和服务水平目标，用 Erlang C 算出每个时段需要的坐席人数；填写放弃等待时间则按 Erlang A（来电者会放弃）计算。',
+  form: {
+    heading: '测算条件',
+    interval: '时段长度',
+    intervalOption: '{n} 分钟',
+    aht: '平均处理时长（秒）',
+    ahtHint: '通话加话后处理的平均时长（AHT）。',
+    slPercent: '服务水平目标（%）',
+    slSeconds: '应答时限（秒）',
+    slHint: '例如 80/20：80% 的来电在 20 秒内接通。',
+    patience: '平均放弃等待时间（秒，可不填）',
+    patienceHint: '填写后按 Erlang A 计算，并给出放弃率；不填按 Erlang C（来电者不放弃）。',
+    occupancy: '坐席占用率上限（%，可不填）',
+    occupancyHint: '人数至少使占用率不超过此值。',
+    volumes: '各时段来电量',
+    volumesHint: '每个时段一个数，用空格、逗号或换行分隔，例如：100 120 95。',
+    calculate: '开始测算',
+    fixErrors: '有 {n} 项输入需要修改。',
+  },
+  fill: {
+    heading: '按某一天的实际话务填入',
+    hint: '取某个技能组当天各时段的进线量填入上方列表，并按当天已处理的来电计算平均处理时长。日期按中心时区（{zone}）。',
+    queue: '技能组',
+    date: '日期',
+    submit: '填入',
+    noQueues: '您的权限范围内没有技能组。',
+    chooseQueue: '请选择技能组。',
+    chooseDate: '请选择日期。',
+    filled: '已填入 {queue} {date} 的 {n} 个时段，共 {calls} 通来电。',
+    ahtFilled: '平均处理时长按当天已处理的 {handled} 通来电计为 {aht} 秒。',
+    noHandled: '当天没有已处理的来电，平均处理时长未改动。',
+    minutesChanged: '统计时段为 {server} 分钟，时段长度已改为 {minutes} 分钟。',
+  },
+  result: {
+    heading: '测算结果',
+    caption: '各时段所需坐席人数',
+    chartHeading: '来电量与所需人数',
+    modelLabel: '计算模型',
+    models: {
+      erlang_c: 'Erlang C',
+      erlang_a: 'Erlang A（含放弃）',
+    },
+    interval: '时段',
+    intervalN: '#{n}',
+    calls: '来电量',
+    agents: '所需坐席',
+    load: '话务量（爱尔兰）',
+    pWait: '需排队概率',
+    sl: '服务水平',
+    asa: '平均应答时间',
+    occupancy: '占用率',
+    pAbandon: '放弃率',
+    peak: '峰值人数',
+    agentHours: '坐席工时',
+    totalCalls: '来电总量',
+    seconds: '{n} 秒',
+    hours: '{n} 小时',
+    stale: '条件已修改，结果对应上次测算的条件。',
+  },
+  validation: {
+    required: '此项为必填项。',
+    range: '须在 {min} 到 {max} 之间。',
+    empty: '请至少输入一个时段的来电量。',
+    notNumber: '第 {n} 个数“{token}”（第 {line} 行第 {column} 列）不是有效的来电量：只能填不小于 0 的数字，用空格、逗号或换行分隔。',
+    tooLarge: '第 {n} 个数“{token}”（第 {line} 行第 {column} 列）过大：每个时段最多 {max} 通。',
+    tooMany: '时段过多：最多 {max} 个（第 {line} 行第 {column} 列起超出）。',
+    serverVolume: '第 {n} 个时段的来电量须在 0 到 {max} 之间。',
+    serverVolumes: '时段数须在 1 到 {max} 之间。',
+    serverInterval: '时段长度无效。',
+  },
+  unsolvable: '按这些条件求不出所需人数，请调整服务水平目标或占用率上限。',
+}
+
+export default workforceZhCN
+export type WorkforceMessages = typeof workforceZhCN
