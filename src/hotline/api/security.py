@@ -56,6 +56,18 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
     `activity=False` checks without counting as user activity, so an open event stream does
     not keep an unattended session from reaching its idle timeout.
     """
+    actor = _authenticate(request, activity=activity, io=True)
+    assert actor is not None  # with io, it reads what it needs
+    return actor
+
+
+def authenticate_without_io(request: Request) -> Actor | None:
+    """`authenticate` if it needs no database (the credential is remembered and needs no
+    touch), else None: the caller then runs `authenticate` in a worker thread."""
+    return _authenticate(request, activity=True, io=False)
+
+
+def _authenticate(request: Request, *, activity: bool, io: bool) -> Actor | None:
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
@@ -74,6 +86,8 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
     is_token = token.startswith("hlt_")
     rows: tuple[Any, PasswordPolicy | None] | None = memory.get(digest)
     if rows is None:
+        if not io:
+            return None
         generation, read_at = memory.generation, time.monotonic()
         found: Any
         policy: PasswordPolicy | None = None
@@ -96,6 +110,8 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
         assert rows[1] is not None  # read with the session
         actor, session_id, stale = session_actor(rows[0], rows[1], now=now, ip=ip)
     if stale and activity:
+        if not io:
+            return None
         # Bookkeeping only (idle timer): no audit row, and not on every request. The
         # remembered rows have the old time: read them again next time.
         memory.forget(digest)
@@ -125,10 +141,14 @@ async def reject_nul(request: Request) -> None:
 
 
 def require(permission: str) -> Callable[..., Any]:
-    def dependency(request: Request) -> Actor | None:
+    # Async: a remembered credential is checked on the event loop (no worker-thread hop);
+    # one that must be read (or touched) is checked in a worker thread.
+    async def dependency(request: Request) -> Actor | None:
         if permission == PUBLIC:
             return None
-        actor = authenticate(request)
+        actor = authenticate_without_io(request)
+        if actor is None:
+            actor = await run_in_threadpool(authenticate, request)
         if permission != AUTHENTICATED and not actor.can(permission):
             raise PermissionDenied(
                 f"permission {permission!r} is required",
