@@ -8,6 +8,7 @@ every route × role.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -21,8 +22,9 @@ from starlette.types import Scope
 from hotline.core.context import Actor
 from hotline.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from hotline.domains.identity import secrets as sec
-from hotline.domains.identity.queries import effective_policy, resolve_session, resolve_token
-from hotline.infra.db.stores.identity import SqlIdentityStore
+from hotline.domains.identity.model import PasswordPolicy
+from hotline.domains.identity.queries import effective_policy, session_actor, token_actor
+from hotline.infra.db.stores.identity import SqlIdentityStore, credential_memory
 from hotline.infra.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +56,18 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
     `activity=False` checks without counting as user activity, so an open event stream does
     not keep an unattended session from reaching its idle timeout.
     """
+    actor = _authenticate(request, activity=activity, io=True)
+    assert actor is not None  # with io, it reads what it needs
+    return actor
+
+
+def authenticate_without_io(request: Request) -> Actor | None:
+    """`authenticate` if it needs no database (the credential is remembered and needs no
+    touch), else None: the caller then runs `authenticate` in a worker thread."""
+    return _authenticate(request, activity=True, io=False)
+
+
+def _authenticate(request: Request, *, activity: bool, io: bool) -> Actor | None:
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
@@ -64,19 +78,43 @@ def authenticate(request: Request, *, activity: bool = True) -> Actor:
     now = rt.clock.now()
     digest = sec.token_hash(token)
     ip = client_ip(request)
+    # The credential's rows (token or session → user → unit → grants, and the policy for a
+    # session), read in one read transaction or taken from the credential memory: exact for
+    # identity writes of this process, at most a second old for other processes' writes (see
+    # `CredentialMemory`). The rules (revoked, expired, idle, disabled) are applied afresh.
+    memory = credential_memory(rt.engine)
+    is_token = token.startswith("hlt_")
+    rows: tuple[Any, PasswordPolicy | None] | None = memory.get(digest)
+    if rows is None:
+        if not io:
+            return None
+        generation, read_at = memory.generation, time.monotonic()
+        found: Any
+        policy: PasswordPolicy | None = None
+        with rt.db.read() as conn:
+            store = SqlIdentityStore(conn)
+            if is_token:
+                found = store.token_holder(digest)
+            else:
+                # The policy as `rt.policy()` gives it, read on this connection.
+                policy = effective_policy(store, rt.default_policy())
+                found = store.session_holder(digest)
+        rows = (found, policy)
+        if rows[0] is not None:
+            memory.put(digest, rows, generation=generation, read_at=read_at)
     session_id: str | None = None
     token_id: str | None = None
-    # One read transaction: credential, user and grants are checked afresh on every request.
-    with rt.db.read() as conn:
-        store = SqlIdentityStore(conn)
-        if token.startswith("hlt_"):
-            actor, token_id, stale = resolve_token(store, digest, now=now, ip=ip)
-        else:
-            # The policy as `rt.policy()` gives it, read on this connection.
-            policy = effective_policy(store, rt.default_policy())
-            actor, session_id, stale = resolve_session(store, digest, policy, now=now, ip=ip)
+    if is_token:
+        actor, token_id, stale = token_actor(rows[0], now=now, ip=ip)
+    else:
+        assert rows[1] is not None  # read with the session
+        actor, session_id, stale = session_actor(rows[0], rows[1], now=now, ip=ip)
     if stale and activity:
-        # Bookkeeping only (idle timer): no audit row, and not on every request.
+        if not io:
+            return None
+        # Bookkeeping only (idle timer): no audit row, and not on every request. The
+        # remembered rows have the old time: read them again next time.
+        memory.forget(digest)
         with rt.engine.begin() as conn:
             store = SqlIdentityStore(conn)
             if token_id is not None:
@@ -103,10 +141,14 @@ async def reject_nul(request: Request) -> None:
 
 
 def require(permission: str) -> Callable[..., Any]:
-    def dependency(request: Request) -> Actor | None:
+    # Async: a remembered credential is checked on the event loop (no worker-thread hop);
+    # one that must be read (or touched) is checked in a worker thread.
+    async def dependency(request: Request) -> Actor | None:
         if permission == PUBLIC:
             return None
-        actor = authenticate(request)
+        actor = authenticate_without_io(request)
+        if actor is None:
+            actor = await run_in_threadpool(authenticate, request)
         if permission != AUTHENTICATED and not actor.can(permission):
             raise PermissionDenied(
                 f"permission {permission!r} is required",

@@ -15,9 +15,11 @@ from hotline.core.context import Actor, Grant
 from hotline.core.errors import NotFound, Unauthenticated
 from hotline.domains.identity.model import (
     ROLES,
+    ApiToken,
     OrgUnit,
     PasswordPolicy,
     RoleGrant,
+    Session,
     User,
     UserStatus,
     session_expired,
@@ -172,7 +174,17 @@ def resolve_session(
     at once. Until a temporary password is changed (and TOTP enrolled where required), the
     session can do nothing but that: the actor has no grants at all.
     """
-    found = store.session_holder(token_hash)
+    return session_actor(store.session_holder(token_hash), policy, now=now, ip=ip)
+
+
+def session_actor(
+    found: tuple[Session, Holder | None] | None,
+    policy: PasswordPolicy,
+    *,
+    now: dt.datetime,
+    ip: str | None,
+) -> tuple[Actor, str, bool]:
+    """`resolve_session` on rows already read (`store.session_holder`): the same rules."""
     roles = {g.role for g in found[1].grants} if found is not None and found[1] else set()
     if found is None or session_expired(found[0], policy, now, roles):
         raise Unauthenticated(
@@ -193,7 +205,13 @@ def resolve_token(
     Read afresh on every request (one query), so a revoked token or a disabled user stops
     at once.
     """
-    found = store.token_holder(token_hash)
+    return token_actor(store.token_holder(token_hash), now=now, ip=ip)
+
+
+def token_actor(
+    found: tuple[ApiToken, Holder | None] | None, *, now: dt.datetime, ip: str | None
+) -> tuple[Actor, str, bool]:
+    """`resolve_token` on rows already read (`store.token_holder`): the same rules."""
     token = found[0] if found is not None else None
     if (
         found is None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +32,82 @@ from hotline.infra.db.schema import (
     users,
 )
 from hotline.infra.db.scope import in_scopes
+
+# --- credential memory --------------------------------------------------------------------------
+# Authentication reads a credential's rows (token or session → user → unit → grants) on every
+# request. `CredentialMemory` keeps what was read for a short while, under two rules:
+#  1. Exact for this process: every identity write through `SqlIdentityStore` (disable, grants,
+#     org units, policy, ended sessions, revoked tokens …; not the idle-timer touches) empties it
+#     at once and again when its connection goes back to the pool (after COMMIT or ROLLBACK), and
+#     a read only fills it if no such write happened since the read began. So a change made
+#     through this process is seen by the very next request.
+#  2. Bounded for other processes (another node on PostgreSQL, the `hotline` command next to a
+#     running server): an entry is used for at most `CREDENTIAL_TTL_SECONDS` after its read.
+# Time rules (expiry, idle and absolute session limits) are decided afresh on every request
+# from the remembered rows, and unknown credentials are never remembered.
+CREDENTIAL_TTL_SECONDS = 1.0
+_CHANGED = "hotline_identity_changed"  # flag in the pooled connection's `info`
+
+
+class CredentialMemory:
+    """Recently read credential rows by token hash (thread-safe; see the rules above)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float = CREDENTIAL_TTL_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Any]] = {}
+        self.generation = 0
+
+    def changed(self) -> None:
+        """An identity write: forget everything, and refuse reads that began before it."""
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+    def get(self, key: str) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] >= self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: Any, *, generation: int, read_at: float) -> None:
+        """Remember `value`, read from `read_at` on, unless the generation moved meanwhile."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (read_at, value)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+_MEMORIES: weakref.WeakKeyDictionary[sa.Engine, CredentialMemory] = weakref.WeakKeyDictionary()
+_MEMORIES_LOCK = threading.Lock()
+
+
+def credential_memory(engine: sa.Engine) -> CredentialMemory:
+    """This process's `CredentialMemory` for one database engine."""
+    memory = _MEMORIES.get(engine)
+    if memory is not None:
+        return memory
+    with _MEMORIES_LOCK:
+        memory = _MEMORIES.get(engine)
+        if memory is None:
+            memory = _MEMORIES[engine] = CredentialMemory()
+
+            @sa.event.listens_for(engine, "checkin")
+            def _after_transaction(_dbapi: Any, record: Any) -> None:
+                # The write's transaction has ended (committed or rolled back): forget again,
+                # so nothing read while it was open stays.
+                if record is not None and record.info.pop(_CHANGED, False):
+                    memory.changed()
+
+        return memory
 
 
 def _unit(row: sa.Row[Any]) -> OrgUnit:
@@ -175,6 +254,12 @@ class SqlIdentityStore:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
+    def _changed(self) -> None:
+        """Before an identity write that can change who may do what (see `CredentialMemory`)."""
+        memory = credential_memory(self.conn.engine)
+        self.conn.info[_CHANGED] = True
+        memory.changed()
+
     # organisation
     def org_unit(self, org_unit_id: str) -> OrgUnit | None:
         row = self.conn.execute(_ORG_UNIT_BY_ID, {"id": org_unit_id}).first()
@@ -193,6 +278,7 @@ class SqlIdentityStore:
         return [_unit(r) for r in rows]
 
     def insert_org_unit(self, unit: OrgUnit) -> None:
+        self._changed()
         self.conn.execute(
             org_units.insert().values(
                 id=unit.id,
@@ -207,6 +293,7 @@ class SqlIdentityStore:
         )
 
     def update_org_unit(self, org_unit_id: str, **fields: Any) -> None:
+        self._changed()
         self.conn.execute(org_units.update().where(org_units.c.id == org_unit_id).values(**fields))
 
     def org_unit_has_members(self, org_unit_id: str) -> bool:
@@ -241,6 +328,7 @@ class SqlIdentityStore:
         return [(_user(r), r.org_unit_path) for r in self.conn.execute(q).all()]
 
     def insert_user(self, user: User) -> None:
+        self._changed()
         self.conn.execute(
             users.insert().values(
                 id=user.id,
@@ -262,6 +350,7 @@ class SqlIdentityStore:
         )
 
     def update_user(self, user_id: str, **fields: Any) -> None:
+        self._changed()
         self.conn.execute(users.update().where(users.c.id == user_id).values(**fields))
 
     def totp_secret(self, user_id: str) -> str | None:
@@ -270,6 +359,7 @@ class SqlIdentityStore:
         return str(value) if value else None
 
     def set_totp_secret(self, user_id: str, secret: str | None) -> None:
+        self._changed()
         self.conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=secret))
 
     def recent_password_hashes(self, user_id: str, limit: int) -> list[str]:
@@ -306,6 +396,7 @@ class SqlIdentityStore:
         return out
 
     def insert_grant(self, grant: RoleGrant) -> None:
+        self._changed()
         self.conn.execute(
             role_grants.insert().values(
                 id=grant.id,
@@ -322,6 +413,7 @@ class SqlIdentityStore:
         return _grant(row) if row else None
 
     def delete_grant(self, grant_id: str) -> None:
+        self._changed()
         self.conn.execute(role_grants.delete().where(role_grants.c.id == grant_id))
 
     # sessions and tokens
@@ -355,11 +447,13 @@ class SqlIdentityStore:
         )
 
     def update_session_mfa(self, session_id: str) -> None:
+        self._changed()
         self.conn.execute(
             sessions.update().where(sessions.c.id == session_id).values(mfa_passed=True)
         )
 
     def end_session(self, session_id: str, at: dt.datetime, reason: str) -> None:
+        self._changed()
         self.conn.execute(
             sessions.update()
             .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
@@ -367,6 +461,7 @@ class SqlIdentityStore:
         )
 
     def end_sessions_of(self, user_id: str, at: dt.datetime, reason: str) -> int:
+        self._changed()
         res = self.conn.execute(
             sessions.update()
             .where(sessions.c.user_id == user_id, sessions.c.ended_at.is_(None))
@@ -417,11 +512,13 @@ class SqlIdentityStore:
         return [_token(r) for r in self.conn.execute(q).all()]
 
     def revoke_token(self, token_id: str, at: dt.datetime) -> None:
+        self._changed()
         self.conn.execute(
             api_tokens.update().where(api_tokens.c.id == token_id).values(revoked_at=at)
         )
 
     def revoke_tokens_of(self, user_id: str, at: dt.datetime) -> int:
+        self._changed()
         res = self.conn.execute(
             api_tokens.update()
             .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
@@ -440,6 +537,7 @@ class SqlIdentityStore:
         return {r.key: r.value for r in rows}
 
     def set_policy(self, key: str, value: Any, at: dt.datetime, by: str) -> None:
+        self._changed()
         self.conn.execute(security_policy.delete().where(security_policy.c.key == key))
         self.conn.execute(
             security_policy.insert().values(key=key, value=value, updated_at=at, updated_by=by)
