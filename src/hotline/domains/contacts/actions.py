@@ -42,7 +42,7 @@ from hotline.domains.contacts.queries import access_callback, access_contact, ha
 from hotline.domains.routing.actions import contact_record, record
 from hotline.domains.routing.engine import RoutingEngine
 from hotline.domains.routing.model import AgentState, Channel, validate_priority
-from hotline.domains.routing.ports import RoutingTx
+from hotline.domains.routing.ports import Queue, RoutingTx
 from hotline.domains.routing.queries import access_queue, engine_has_queue, engine_knows
 from hotline.domains.stats import actions as stats_actions
 
@@ -455,6 +455,17 @@ class CallbackTx(RoutingTx, JobsUnitOfWork, Protocol):
     """The unit of work of a scheduled callback: routing, contacts, and a durable timer."""
 
 
+def _check_callback_queue(queue: Queue) -> None:
+    """A callback is a phone call: its queue must take voice contacts."""
+    if Channel.voice not in queue.config.channels:
+        raise InvalidInput(
+            f"queue {queue.code!r} does not take voice contacts; choose a queue for the callback",
+            key="errors.routing.channel_not_in_queue",
+            params={"queue_id": queue.id, "channel": Channel.voice.value},
+            field="queue_id",
+        )
+
+
 def _check_callback_hours(tx: RoutingTx, entry_point_id: str | None, due: dt.datetime) -> None:
     """A timed callback is promised for a time the center answers on its entry point: refused
     (422) when the entry point's business hours are closed then, with the next opening."""
@@ -513,13 +524,7 @@ def schedule_callback(
     queue = tx.routing.queue(target) if target else None
     if queue is None:
         raise NotFound("no such queue", key="errors.routing.queue_not_found", field="queue_id")
-    if Channel.voice not in queue.config.channels:
-        raise InvalidInput(
-            f"queue {queue.code!r} does not take voice contacts; choose a queue for the callback",
-            key="errors.routing.channel_not_in_queue",
-            params={"queue_id": queue.id, "channel": Channel.voice.value},
-            field="queue_id",
-        )
+    _check_callback_queue(queue)
     # A callback is a phone call: the number is the caller's on a phone channel; otherwise the
     # customer's (the voice gateway looks it up when it dials).
     phone = row.channel in PHONE_CHANNELS and row.caller is not None
@@ -764,13 +769,7 @@ def move_callback(
             raise NotFound("no such queue", key="errors.routing.queue_not_found", field="queue_id")
     else:
         queue = access_queue(tx.routing, tx.actor, target, "contact:supervise")
-    if Channel.voice not in queue.config.channels:
-        raise InvalidInput(
-            f"queue {queue.code!r} does not take voice contacts; choose a queue for the callback",
-            key="errors.routing.channel_not_in_queue",
-            params={"queue_id": queue.id, "channel": Channel.voice.value},
-            field="queue_id",
-        )
+    _check_callback_queue(queue)
     # a scheduled callback "arrives" when it is due (see schedule_callback)
     tx.contacts.update_contact(
         row.id, queue_id=queue.id, callback_due_at=due, arrived_at=due, updated_at=now
