@@ -122,6 +122,12 @@ def test_lists_by_due_time_then_id_paginated_and_scoped(floor: Floor) -> None:
     every = [a20["id"], b30["id"], a60["id"], a60b["id"]]
     assert _walk(floor, "lead", "/api/callbacks", 1, queue_id=floor["faults"]) == every
     assert _walk(floor, "lead", "/api/callbacks", 3, status="scheduled") == every
+    # each with the agent who promised it
+    team = _page(floor, "lead", "/api/callbacks")["items"]
+    assert [c["callback_requested_by"] for c in team] == [
+        floor["agent1"], floor["agent2"], floor["agent1"], floor["agent1"]
+    ]
+    assert {c["callback_requested_by"] for c in mine["items"]} == {floor["agent1"]}
     assert _page(floor, "lead", "/api/callbacks", queue_id=floor["billing"])["items"] == []
     # a lead of another branch sees none, and not the queue either
     floor.org.user("lead2", "team_lead", unit="branch")

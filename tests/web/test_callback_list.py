@@ -144,4 +144,5 @@ def test_agent_moves_and_cancels_its_callbacks_the_lead_sees_the_queue(
     expect(team.get_by_test_id("callbacks-queue-due")).to_have_count(1, timeout=TIMEOUT)
     expect(team.get_by_test_id("callbacks-queue-due")).to_contain_text("19:30")
     expect(team).to_contain_text("139****1111")
+    expect(team.get_by_test_id("callbacks-queue-by")).to_have_text("Agent1")  # who promised it
     assert_accessible(lead, "team view with the queue's callbacks")

@@ -12,6 +12,7 @@ const callbacksEn: CallbacksMessages = {
   dueAt: 'Call back at',
   caller: 'Caller',
   queue: 'Queue',
+  requestedBy: 'Scheduled by',
   note: 'Note',
   actions: 'Actions',
   unknownCaller: 'Unknown',

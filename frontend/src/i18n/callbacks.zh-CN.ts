@@ -10,6 +10,7 @@ const callbacksZhCN = {
   dueAt: '回呼时间',
   caller: '客户号码',
   queue: '技能组',
+  requestedBy: '预约坐席',
   note: '备注',
   actions: '操作',
   unknownCaller: '未知',

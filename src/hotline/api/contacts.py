@@ -141,6 +141,9 @@ class ContactOut(BaseModel):
     callback_of: str | None = None
     callback_due_at: dt.datetime | None = None
     callback_note: str | None = None
+    callback_requested_by: str | None = Field(
+        default=None, description="in callback lists: the agent (user id) who scheduled it"
+    )
 
 
 class HistoryOut(BaseModel):
@@ -195,6 +198,7 @@ def contact_out(view: ContactView) -> ContactOut:
         callback_of=view.callback_of,
         callback_due_at=view.callback_due_at,
         callback_note=view.callback_note,
+        callback_requested_by=view.callback_requested_by,
     )
 
 

@@ -49,6 +49,8 @@ export interface DeskContact {
   callback_of?: string | null
   callback_due_at?: string | null
   callback_note?: string | null
+  /** In callback lists: the agent (user id) who scheduled it. */
+  callback_requested_by?: string | null
 }
 
 export interface ContactHistoryEntry {

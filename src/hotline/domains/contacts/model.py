@@ -205,6 +205,7 @@ class ContactView:
     callback_of: str | None = None
     callback_due_at: dt.datetime | None = None
     callback_note: str | None = None
+    callback_requested_by: str | None = None  # the agent who scheduled a callback (lists)
 
 
 # --- validation ----------------------------------------------------------------------------

@@ -28,10 +28,11 @@ class ContactStore(Protocol):
         requested_by: str | None = None,
         queue_id: str | None = None,
         scopes: Sequence[str] | None = None,
-    ) -> list[ContactRecord]:
-        """Callbacks still `scheduled`, by due time then id, after the keyset `after`:
-        those scheduled from a contact `requested_by` handled, in `queue_id`, in queues of
-        units under `scopes` (each filter only when given)."""
+    ) -> list[tuple[ContactRecord, str | None]]:
+        """Callbacks still `scheduled`, by due time then id, after the keyset `after`, each
+        with the agent who scheduled it (the agent of the contact it calls back): those
+        scheduled from a contact `requested_by` handled, in `queue_id`, in queues of units
+        under `scopes` (each filter only when given)."""
         ...
 
     def insert_contact(self, record: ContactRecord) -> None: ...

@@ -11,6 +11,7 @@ masked (R-E4). Lists are always masked.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 
@@ -252,7 +253,7 @@ def my_callbacks(
     rows = store.scheduled_callbacks(
         limit=limit, after=parse_callback_cursor(after), requested_by=actor.user_id
     )
-    return [masked_view(r, decrypt) for r in rows]
+    return _callback_views(rows, decrypt)
 
 
 def supervised_callbacks(
@@ -274,4 +275,12 @@ def supervised_callbacks(
         queue_id=queue_id,
         scopes=actor.scopes_for("contact:supervise"),
     )
-    return [masked_view(r, decrypt) for r in rows]
+    return _callback_views(rows, decrypt)
+
+
+def _callback_views(
+    rows: Sequence[tuple[ContactRecord, str | None]], decrypt: Decrypt
+) -> list[ContactView]:
+    return [
+        dataclasses.replace(masked_view(r, decrypt), callback_requested_by=by) for r, by in rows
+    ]

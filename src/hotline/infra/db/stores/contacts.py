@@ -160,15 +160,15 @@ class SqlContactStore:
         requested_by: str | None = None,
         queue_id: str | None = None,
         scopes: Sequence[str] | None = None,
-    ) -> list[ContactRecord]:
+    ) -> list[tuple[ContactRecord, str | None]]:
         # Few contacts are ever `scheduled`: the status index narrows first, then the join.
-        q = _SELECT.where(
-            contacts.c.status == Lifecycle.scheduled.value, contacts.c.callback_of.is_not(None)
+        q = (
+            _SELECT.add_columns(_ORIGINAL.c.agent_id.label("requested_by"))
+            .join(_ORIGINAL, _ORIGINAL.c.id == contacts.c.callback_of)
+            .where(contacts.c.status == Lifecycle.scheduled.value)
         )
         if requested_by is not None:
-            q = q.join(_ORIGINAL, _ORIGINAL.c.id == contacts.c.callback_of).where(
-                _ORIGINAL.c.agent_id == requested_by
-            )
+            q = q.where(_ORIGINAL.c.agent_id == requested_by)
         if queue_id is not None:
             q = q.where(contacts.c.queue_id == queue_id)
         if scopes is not None:
@@ -182,7 +182,7 @@ class SqlContactStore:
                 )
             )
         q = q.order_by(contacts.c.callback_due_at, contacts.c.id).limit(limit)
-        return [_contact(r) for r in self.conn.execute(q).all()]
+        return [(_contact(r), r.requested_by) for r in self.conn.execute(q).all()]
 
     def insert_contact(self, record: ContactRecord) -> None:
         values = {n: getattr(record, n) for n in _INSERT_COLUMNS if hasattr(record, n)}
