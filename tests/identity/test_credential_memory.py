@@ -211,3 +211,21 @@ def test_a_rolled_back_identity_write_forgets_too(runtime: Runtime, org: Any, lo
         trans.rollback()
     assert during > before and memory.generation > during
     assert c.get("/api/me").json()["user"]["display_name"] != "Temp"
+
+
+def test_sign_in_bookkeeping_keeps_what_is_remembered(
+    runtime: Runtime, org: Any, login: Any, new_client: Any
+) -> None:
+    # At shift start, or under a password spray, sign-ins and failed attempts update
+    # `users` all the time; they decide nothing for credentials already issued.
+    org.user("agent", "agent", unit="team-a")
+    org.user("other", "agent", unit="team-a")
+    session = login("agent")
+    assert session.get("/api/me").status_code == 200
+    generation = credential_memory(runtime.engine).generation
+    stranger = new_client()
+    r = stranger.post("/api/auth/login", json={"username": "other", "password": "wrong-1"})
+    assert r.status_code == 401, r.text
+    login("other")
+    assert credential_memory(runtime.engine).generation == generation
+    assert session.get("/api/me").status_code == 200

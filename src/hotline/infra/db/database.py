@@ -31,7 +31,7 @@ from hotline.infra.db.schema import audit_log, outbox
 from hotline.infra.db.stores.calendars import SqlCalendarStore
 from hotline.infra.db.stores.contacts import SqlContactStore
 from hotline.infra.db.stores.customers import SqlCustomerStore
-from hotline.infra.db.stores.identity import SqlIdentityStore
+from hotline.infra.db.stores.identity import SqlIdentityStore, identity_transaction_ended
 from hotline.infra.db.stores.routing import SqlRoutingStore
 from hotline.infra.db.stores.stats import SqlStatsStore
 from hotline.infra.events.notifier import Notifier
@@ -240,9 +240,12 @@ class Database:
                 cipher=self.cipher,
                 stats_config=self.stats_config,
             )
-            with conn.begin():
-                yield tx
-                last_event_id = tx._flush()
+            try:
+                with conn.begin():
+                    yield tx
+                    last_event_id = tx._flush()
+            finally:
+                identity_transaction_ended(conn)
             if last_event_id is not None:
                 self.notifier.notify(last_event_id)
             for callback in tx.after_commit:

@@ -47,6 +47,11 @@ from hotline.infra.db.scope import in_scopes
 # from the remembered rows, and unknown credentials are never remembered.
 CREDENTIAL_TTL_SECONDS = 1.0
 _CHANGED = "hotline_identity_changed"  # flag in the pooled connection's `info`
+# User fields that sign-in keeps up to date and authentication of an issued credential does
+# not read (it reads status, must_change_password, the unit and the grants).
+_SIGN_IN_BOOKKEEPING = frozenset(
+    {"failed_logins", "locked_until", "last_login_at", "totp_last_step"}
+)
 
 
 class CredentialMemory:
@@ -88,6 +93,15 @@ class CredentialMemory:
 
 _MEMORIES: weakref.WeakKeyDictionary[sa.Engine, CredentialMemory] = weakref.WeakKeyDictionary()
 _MEMORIES_LOCK = threading.Lock()
+
+
+def identity_transaction_ended(conn: sa.Connection) -> None:
+    """Call when a transaction on `conn` has committed or rolled back: if it wrote identity
+    rows, forget what was read meanwhile (before the after-commit work runs, so no other
+    request uses a credential the commit just revoked). The pool check-in does it too, as a
+    backstop for connections used outside `Database.transaction`."""
+    if conn.info.pop(_CHANGED, False):
+        credential_memory(conn.engine).changed()
 
 
 def credential_memory(engine: sa.Engine) -> CredentialMemory:
@@ -350,7 +364,10 @@ class SqlIdentityStore:
         )
 
     def update_user(self, user_id: str, **fields: Any) -> None:
-        self._changed()
+        # Sign-in bookkeeping decides nothing for a credential already issued: it must not
+        # empty the memory (a shift's sign-ins, or a password spray, would do so constantly).
+        if not fields.keys() <= _SIGN_IN_BOOKKEEPING:
+            self._changed()
         self.conn.execute(users.update().where(users.c.id == user_id).values(**fields))
 
     def totp_secret(self, user_id: str) -> str | None:
