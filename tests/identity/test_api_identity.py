@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import argon2
@@ -131,22 +130,6 @@ def wrong_totp(secret: str, clock: ManualClock) -> str:
     t = int(clock.now().timestamp())
     valid = {pyotp.TOTP(secret).at(t + d * 30) for d in (-1, 0, 1)}
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
-
-
-@pytest.fixture
-def new_client(app: Any) -> Iterator[Any]:
-    """new_client() → a TestClient with its own (empty) cookie jar."""
-    clients: list[TestClient] = []
-
-    def make() -> TestClient:
-        c = TestClient(app)
-        c.__enter__()
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
 
 
 def sign_in(c: TestClient, username: str, password: str = PASSWORD, totp: str | None = None) -> Any:

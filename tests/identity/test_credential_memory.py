@@ -9,7 +9,6 @@ most `CREDENTIAL_TTL_SECONDS`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,21 +35,6 @@ def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         id_secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
-
-
-@pytest.fixture
-def new_client(app: Any) -> Iterator[Any]:
-    clients: list[TestClient] = []
-
-    def make() -> TestClient:
-        c = TestClient(app)
-        c.__enter__()
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
 
 
 def bearer(new_client: Any, session: TestClient, scopes: list[str]) -> TestClient:

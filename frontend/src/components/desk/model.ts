@@ -172,6 +172,14 @@ export function mayGoReady(me: AgentMe): boolean {
 /** A callback is promised within this many days (the backend's CALLBACK_HORIZON). */
 export const CALLBACK_HORIZON_DAYS = 7
 
+/** Days a callback date picker greys out: before the server's today (`nowMs`, local date)
+ * or after the end of the horizon. */
+export function callbackDayDisabled(day: Date, nowMs: number): boolean {
+  const now = new Date(nowMs)
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime()
+  return day.getTime() < today || day.getTime() > today + CALLBACK_HORIZON_DAYS * 86_400_000
+}
+
 /** What is wrong with a callback time picked in the dialog (null: fine), judged against the
  * server's `nowMs`: missing, not in the future, or beyond the horizon. */
 export function callbackDueError(
