@@ -44,14 +44,35 @@ def open_select(page: Any, input_id: str) -> None:
     page.locator(f".el-select:has(#{input_id})").click()
 
 
-def assert_accessible(page: Any, what: str) -> None:
-    """axe-core: no serious or critical violations."""
+# Axe measures what is on screen: a toast at part opacity or a dialog, picker or popup still in
+# its enter/leave transition is judged half-drawn (low contrast, a dialog with its name gone).
+_SETTLED = (
+    "[...document.querySelectorAll('.el-message')]"
+    ".every((e) => getComputedStyle(e).opacity === '1')"
+    ' && !document.querySelector(\'[class*="-enter-active"], [class*="-leave-active"]\')'
+)
+
+
+def assert_accessible(page: Any, what: str, within: list[str] | None = None) -> None:
+    """axe-core: no serious or critical violations, once nothing is fading in or out.
+
+    `within` limits the check to those selectors: with a modal open, the page behind its dimmed
+    overlay would fail contrast by design, so only the modal and its popups are judged.
+    """
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
+    for _ in range(50):  # the page's CSP forbids wait_for_function's eval: poll instead
+        if page.evaluate(_SETTLED):
+            break
+        page.wait_for_timeout(100)
+    results = Axe().run(page, {"include": [[s] for s in within]} if within else None)
+
+    def node(n: dict[str, Any]) -> str:
+        why = (n.get("any") or [{}])[0].get("message", "")
+        return f"{n['target'][0]} {n.get('html', '')[:200]} [{why}]"
+
     bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(n["target"][0] for n in v["nodes"][:5])
+        f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(node(n) for n in v["nodes"][:5])
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import pytest
+from test_browser import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -36,32 +37,6 @@ def sign_in(page: Any, username: str, totp: str | None = None) -> None:
         page.locator("#login-totp").fill(totp)
         page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("sign-out")).to_be_visible(timeout=TIMEOUT)
-
-
-def assert_accessible(page: Any, what: str) -> None:
-    """axe-core: no serious or critical violations."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    # A toast still fading in or out is measured at part opacity: wait until none is.
-    settled = (
-        "[...document.querySelectorAll('.el-message')]"
-        ".every((e) => getComputedStyle(e).opacity === '1')"
-    )
-    for _ in range(50):  # the page's CSP forbids wait_for_function's eval: poll instead
-        if page.evaluate(settled):
-            break
-        page.wait_for_timeout(100)
-    results = Axe().run(page)
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(
-            f"{n['target'][0]} [{(n.get('any') or [{}])[0].get('message', '')}]"
-            for n in v["nodes"][:5]
-        )
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"axe on {what}:\n" + "\n".join(bad)
 
 
 def pick(page: Any, input_id: str, option: str) -> None:

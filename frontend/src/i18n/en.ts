@@ -120,6 +120,7 @@ const en: Messages = {
     confirmTitle: 'Please confirm',
     details: 'Details',
     readOnly: 'Read only',
+    datePopup: 'Choose a date and time',
   },
   users: {
     title: 'Users',

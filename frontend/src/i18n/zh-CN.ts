@@ -117,6 +117,7 @@ const zhCN = {
     confirmTitle: '请确认',
     details: '详情',
     readOnly: '只读',
+    datePopup: '选择日期和时间',
   },
   users: {
     title: '用户管理',
