@@ -60,6 +60,17 @@ def live(settings: Any, runtime: Any, ui_built: Path) -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """`expect` waits up to 10 s (Playwright's default is 5 s): on a loaded two-core CI machine
+    a request, the live stream and a re-read can take longer than 5 s together."""
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=10_000)
+    yield
+    playwright_expect.set_options(timeout=None)
+
+
 @pytest.fixture(scope="session")
 def browser(ui_built: Path) -> Iterator[Any]:
     try:

@@ -103,6 +103,7 @@ def test_agent_requests_callbacks_from_the_desktop(
     dialog = page.get_by_role("dialog", name="预约回呼")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("预约后本次通话结束")
+    assert_accessible(page, "callback dialog", within=[".el-dialog"], modal=True)
     # the contact's queue, which takes calls, is preselected
     expect(dialog.locator(".el-select:has([id^='desk-callback-queue'])")).to_contain_text(
         "故障报修"

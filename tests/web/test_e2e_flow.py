@@ -56,8 +56,7 @@ BILLING = {
 
 @pytest.fixture(autouse=True)
 def patient_expect() -> Iterator[None]:
-    """Every `expect` here waits up to SLOW (Playwright's default is 5 s), then the default
-    again for the other tests of the session."""
+    """Every `expect` here waits up to SLOW (overrides conftest's 10 s)."""
     from playwright.sync_api import expect as playwright_expect
 
     playwright_expect.set_options(timeout=SLOW)

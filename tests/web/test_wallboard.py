@@ -60,8 +60,9 @@ def agent_action(client: Any, action: str, expect_status: int = 200, **body: Any
 
 
 WATCH = """([selector, want]) => {
-  // Resolves with the epoch ms at which `selector`'s text first equals `want`.
-  window.__seen = new Promise((resolve) => {
+  // Resolves with the epoch ms at which `selector`'s text first equals `want` (fails after 10 s).
+  window.__seen = new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`${selector} never showed ${want}`)), 10000)
     const done = () => {
       const el = document.querySelector(selector)
       if (el && el.textContent.trim() === want) {
@@ -243,6 +244,7 @@ def test_team_lead_controls_agents_and_waiting_contacts(
     page.get_by_test_id("set-not-ready-agent2").click()
     dialog = page.get_by_role("dialog", name="将 Agent2 设为示忙")
     expect(dialog).to_be_visible()
+    assert_accessible(page, "set not ready dialog", within=[".el-dialog"], modal=True)
     open_select(page, "team-reason")
     page.get_by_role("option", name="会议").click()
     dialog.get_by_test_id("not-ready-submit").click()
@@ -291,6 +293,7 @@ def test_team_lead_controls_agents_and_waiting_contacts(
     page.get_by_test_id(f"move-{first}").click()
     move = page.get_by_role("dialog", name="调度来电到其他技能组")
     expect(move).to_be_visible()
+    assert_accessible(page, "move contact dialog", within=[".el-dialog"], modal=True)
     move.get_by_test_id("move-submit").click()
     expect(page.get_by_test_id("team-notice")).to_contain_text("来电已调度到 账单查询")
     expect(line.get_by_test_id(f"line-caller-{first}")).to_have_count(0)
