@@ -943,6 +943,9 @@ def test_admin_without_totp_must_enroll(
     secret = pyotp.parse_uri(uri).secret
     # the secret is stored encrypted, not in the clear
     assert secret not in str(user_row(runtime, "newadmin")["totp_secret"])
+    # asked again (the page reloaded after the phone scanned it): the same secret
+    again = c.post("/api/me/totp")
+    assert again.status_code == 200 and again.json()["otpauth_uri"] == uri
 
     problem(
         c.post("/api/me/totp/confirm", json={"code": wrong_totp(secret, clock)}),
@@ -952,9 +955,10 @@ def test_admin_without_totp_must_enroll(
     problem(c.post("/api/me/totp/confirm", json={"code": "12"}), 422)
     code = totp_now(secret, clock)
     assert c.post("/api/me/totp/confirm", json={"code": code}).status_code == 204
-    assert [r["action"] for r in audit_rows(runtime, since=seq)] == [
-        "user.totp_begin",
-        "user.totp_enable",
+    assert [(r["action"], r["details"]) for r in audit_rows(runtime, since=seq)] == [
+        ("user.totp_begin", {"again": False}),
+        ("user.totp_begin", {"again": True}),
+        ("user.totp_enable", {}),
     ]
     problem(c.post("/api/me/totp"), 409)  # already on
 

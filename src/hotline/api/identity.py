@@ -321,7 +321,8 @@ def change_password(body: PasswordChangeIn, actor: ActorDep, rt: RuntimeDep) -> 
 
 @router.post("/me/totp", permission=AUTHENTICATED, response_model=TotpBeginOut)
 def totp_begin(actor: ActorDep, rt: RuntimeDep) -> TotpBeginOut:
-    """Start TOTP enrollment: returns the otpauth:// URI for an authenticator app."""
+    """Start TOTP enrollment: the otpauth:// URI for an authenticator app (the same pending
+    secret until it is confirmed or an administrator resets it)."""
     with rt.db.transaction(actor=actor) as tx:
         return TotpBeginOut(otpauth_uri=actions.begin_totp_enrollment(tx))
 

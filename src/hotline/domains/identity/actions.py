@@ -491,13 +491,22 @@ def logout(tx: IdentityTx, *, session_id: str) -> None:
 
 
 def begin_totp_enrollment(tx: IdentityTx) -> str:
-    """Create (or replace) the caller's pending TOTP secret; returns the otpauth:// URI."""
+    """The caller's pending TOTP secret as an otpauth:// URI, created on the first call.
+
+    A pending secret is shown again rather than replaced: someone who scanned the code and then
+    reloaded the page (or whose first request was cut off) keeps a working authenticator entry.
+    An administrator's TOTP reset drops it.
+    """
     user = _self(tx)
     if user.totp_enabled:
         raise Conflict("two-factor authentication is already on", key="errors.totp_enabled")
-    secret = sec.new_totp_secret()
-    tx.identity.set_totp_secret(user.id, tx.encrypt("totp", secret))
-    tx.audit("user.totp_begin", "user", user.id)
+    pending = tx.identity.totp_secret(user.id)
+    if pending is not None:
+        secret = tx.decrypt("totp", pending)
+    else:
+        secret = sec.new_totp_secret()
+        tx.identity.set_totp_secret(user.id, tx.encrypt("totp", secret))
+    tx.audit("user.totp_begin", "user", user.id, details={"again": pending is not None})
     return sec.totp_uri(secret, user.username)
 
 
