@@ -30,6 +30,21 @@ const callbacksEn: CallbacksMessages = {
   cancelReason: 'Reason (optional)',
   cancelSubmit: 'Cancel callback',
   cancelled: 'Callback at {time} cancelled',
+  selectAll: 'Select all callbacks',
+  selectFor: 'Select the callback at {time} ({caller})',
+  bulkMove: 'Move selected ({count})',
+  bulkCancel: 'Cancel selected ({count})',
+  bulkMoveTitle: 'Move the selected callbacks',
+  bulkMoveText: 'Move the selected callbacks ({count}) to the same time.',
+  bulkQueue: 'Queue for the callbacks (optional)',
+  bulkKeepQueue: 'Keep each one in its queue',
+  bulkMoveSubmit: 'Move all',
+  bulkMoved: 'Callbacks moved to {time}: {count}',
+  bulkCancelTitle: 'Cancel the selected callbacks',
+  bulkCancelText: 'Nobody will call back the customers of the selected callbacks ({count}).',
+  bulkCancelSubmit: 'Cancel all',
+  bulkCancelled: 'Callbacks cancelled: {count}',
+  bulkRefused: 'Nothing was changed: the callback at {time} ({caller}) could not be changed. {message}',
 }
 
 export default callbacksEn

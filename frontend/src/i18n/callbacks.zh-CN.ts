@@ -28,6 +28,21 @@ const callbacksZhCN = {
   cancelReason: '取消原因（可选）',
   cancelSubmit: '取消预约',
   cancelled: '已取消 {time} 的预约回呼',
+  selectAll: '选择全部预约回呼',
+  selectFor: '选择 {time} 的回呼（{caller}）',
+  bulkMove: '批量改约（{count}）',
+  bulkCancel: '批量取消（{count}）',
+  bulkMoveTitle: '批量改约预约回呼',
+  bulkMoveText: '将选中的 {count} 个预约回呼改约到同一时间。',
+  bulkQueue: '回呼技能组（可选）',
+  bulkKeepQueue: '保持各自的技能组',
+  bulkMoveSubmit: '全部改约',
+  bulkMoved: '已将 {count} 个预约回呼改约到 {time}',
+  bulkCancelTitle: '批量取消预约回呼',
+  bulkCancelText: '取消后不再回呼选中的 {count} 位客户。',
+  bulkCancelSubmit: '全部取消',
+  bulkCancelled: '已取消 {count} 个预约回呼',
+  bulkRefused: '未做任何更改：{time} 的回呼（{caller}）无法处理。{message}',
 }
 
 export type CallbacksMessages = typeof callbacksZhCN

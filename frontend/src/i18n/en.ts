@@ -494,6 +494,8 @@ const en: Messages = {
       callback_not_scheduled: 'Only a scheduled callback that has not come in yet can be cancelled or moved (it is {status}).',
       callback_due_already: 'The callback is due and is coming into its queue; it can no longer be moved.',
       callback_cursor: 'Invalid page position; read the list again from the first page.',
+      callback_batch_size: 'Give 1 to {max} scheduled callbacks at a time.',
+      callback_batch_repeated: 'The same scheduled callback is given twice in one request.',
       callback_not_waiting: 'Only a waiting contact can become a callback.',
       caller_invalid: 'The caller’s number or address is not valid.',
       finished: 'The contact is finished already.',

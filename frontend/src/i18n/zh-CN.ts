@@ -485,6 +485,8 @@ const zhCN = {
       callback_not_scheduled: '只有尚未到时的预约回呼才能取消或改约（当前状态：{status}）。',
       callback_due_already: '回呼时间已到，正在进入排队，不能再改约。',
       callback_cursor: '分页参数无效，请从第一页重新读取。',
+      callback_batch_size: '一次可处理 1 到 {max} 个预约回呼。',
+      callback_batch_repeated: '同一个预约回呼不能在一次操作中出现两次。',
       callback_not_waiting: '只有排队中的来电才能登记回拨。',
       caller_invalid: '来电方号码或地址格式不正确。',
       finished: '来电已经结束。',

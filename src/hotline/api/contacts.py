@@ -113,6 +113,28 @@ class CallbackMoveIn(Strict):
     )
 
 
+CallbackIds = Annotated[
+    list[Id36],
+    Field(
+        min_length=1,
+        max_length=actions.CALLBACK_BATCH_MAX,
+        description="the scheduled callbacks (contact ids), each once, 1 to 200",
+    ),
+]
+
+
+class CallbackBatchMoveIn(CallbackMoveIn):
+    """Move several scheduled callbacks to the same time (and, optionally, queue) at once."""
+
+    ids: CallbackIds
+
+
+class CallbackBatchCancelIn(CallbackCancelIn):
+    """Call off several scheduled callbacks at once; `reason` goes into each one's history."""
+
+    ids: CallbackIds
+
+
 class ContactOut(BaseModel):
     id: str
     channel: Channel
@@ -153,6 +175,10 @@ class HistoryOut(BaseModel):
     queue_id: str | None
     agent_id: str | None
     data: dict[str, Any]
+
+
+class ContactBatchOut(BaseModel):
+    items: list[ContactOut] = Field(description="the callbacks, in the order of the ids given")
 
 
 class ContactDetailOut(ContactOut):
@@ -212,6 +238,21 @@ def _run(
     def step(tx: Tx, engine: RoutingEngine) -> ContactOut:
         row = fn(tx, engine)
         return contact_out(queries.masked_view(row, tx.decrypt))
+
+    return rt.routing.execute(actor, step)
+
+
+def _run_batch(
+    rt: Runtime,
+    actor: Actor,
+    fn: Callable[[Tx, RoutingEngine], list[ContactRecord]],
+) -> ContactBatchOut:
+    """`_run` for an action on several contacts: one transaction for all of them."""
+
+    def step(tx: Tx, engine: RoutingEngine) -> ContactBatchOut:
+        return ContactBatchOut(
+            items=[contact_out(queries.masked_view(row, tx.decrypt)) for row in fn(tx, engine)]
+        )
 
     return rt.routing.execute(actor, step)
 
@@ -460,6 +501,49 @@ def _callback_routes(prefix: str, permission: str, *, mine: bool) -> None:
 
 _callback_routes("/me/callbacks", "contact:handle", mine=True)
 _callback_routes("/callbacks", "contact:supervise", mine=False)
+
+
+@router.post(
+    "/callbacks/move",
+    permission="contact:supervise",
+    response_model=ContactBatchOut,
+    responses=UNAVAILABLE,
+)
+def move_supervised_callbacks(
+    body: CallbackBatchMoveIn, actor: ActorDep, rt: RuntimeDep
+) -> ContactBatchOut:
+    """Move several scheduled callbacks in your scope (team lead) to the same time (future,
+    within 7 days) and optionally another queue that takes calls, as one decision (批量改约):
+    each as `POST /api/callbacks/{id}/move` would, its audit entry marked with the batch.
+    All or nothing: if one is refused, the answer is that callback's problem (its id in
+    `params.contact_id`) and none is moved."""
+    return _run_batch(
+        rt,
+        actor,
+        lambda tx, e: actions.move_callbacks(
+            tx, e, contact_ids=body.ids, due_at=body.due_at, queue_id=body.queue_id
+        ),
+    )
+
+
+@router.post(
+    "/callbacks/cancel",
+    permission="contact:supervise",
+    response_model=ContactBatchOut,
+    responses=UNAVAILABLE,
+)
+def cancel_supervised_callbacks(
+    body: CallbackBatchCancelIn, actor: ActorDep, rt: RuntimeDep
+) -> ContactBatchOut:
+    """Call off several scheduled callbacks in your scope (team lead) as one decision
+    (批量取消): each as `POST /api/callbacks/{id}/cancel` would, its audit entry marked with
+    the batch. All or nothing: if one is refused, the answer is that callback's problem (its
+    id in `params.contact_id`) and none is cancelled."""
+    return _run_batch(
+        rt,
+        actor,
+        lambda tx, e: actions.cancel_callbacks(tx, e, contact_ids=body.ids, reason=body.reason),
+    )
 
 
 # --- supervision -----------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
-from hotline.core.errors import Conflict, InvalidInput, NotFound
+from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound
 from hotline.core.ids import new_id
 from hotline.core.jobs import JobsUnitOfWork
 from hotline.domains.calendars.model import CLOSED_CHANNELS
@@ -713,16 +714,29 @@ def cancel_callback(
     row = access_callback(tx.contacts, tx.actor, contact_id, mine=mine)
     _still_scheduled(row)
     text = check_text(reason, field="reason", limit=CALLBACK_REASON_MAX)
+    return _cancel_scheduled(tx, row, mine=mine, reason=text)
+
+
+def _cancel_scheduled(
+    tx: CallbackTx,
+    row: ContactRecord,
+    *,
+    mine: bool,
+    reason: str | None,
+    batch: _Batch | None = None,
+) -> ContactRecord:
+    """The writes of a cancel, once every check passed (`row` is scheduled, `reason`
+    checked)."""
     now = tx.clock.now()
     tx.contacts.update_contact(
         row.id, status=Lifecycle.cancelled.value, finished_at=now, updated_at=now
     )
     tx.jobs.cancel(_callback_job_key(row.id))
     by = tx.actor.user_id
-    _history(tx, row, "cancelled", reason=text, cancelled_by=by)
+    _history(tx, row, "cancelled", reason=reason, cancelled_by=by)
     original = tx.contacts.contact(row.callback_of or "")
     if original is not None:
-        _history(tx, original, "callback_cancelled", callback_id=row.id, reason=text)
+        _history(tx, original, "callback_cancelled", callback_id=row.id, reason=reason)
     due_text = None if row.callback_due_at is None else row.callback_due_at.isoformat()
     tx.audit(
         "contact.cancel_callback",
@@ -730,8 +744,12 @@ def cancel_callback(
         row.id,
         org_unit_path=row.org_unit_path,
         before={"status": row.status.value, "due_at": due_text},
-        after={"status": Lifecycle.cancelled.value, "reason": text},
-        details={"callback_of": row.callback_of, "as": "owner" if mine else "supervisor"},
+        after={"status": Lifecycle.cancelled.value, "reason": reason},
+        details={
+            "callback_of": row.callback_of,
+            "as": "owner" if mine else "supervisor",
+            **_batch_details(batch),
+        },
     )
     return contact_record(tx, row.id)
 
@@ -753,6 +771,28 @@ def move_callback(
     queue's unit too. A callback whose time has come (its timer is about to run, or ran) is
     refused (409) and nothing is written."""
     row = access_callback(tx.contacts, tx.actor, contact_id, mine=mine)
+    move = _plan_move(tx, row, mine=mine, due_at=due_at, queue_id=queue_id)
+    return _move_scheduled(tx, move, mine=mine)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Move:
+    """A move that passed every check: the callback, its new time and queue."""
+
+    row: ContactRecord
+    due: dt.datetime
+    queue: Queue
+
+
+def _plan_move(
+    tx: CallbackTx,
+    row: ContactRecord,
+    *,
+    mine: bool,
+    due_at: dt.datetime,
+    queue_id: str | None,
+) -> _Move:
+    """Every check of a move, writing nothing (so a batch can check all before any write)."""
     _still_scheduled(row)
     now = tx.clock.now()
     if row.callback_due_at is None or row.callback_due_at <= now:
@@ -770,6 +810,15 @@ def move_callback(
     else:
         queue = access_queue(tx.routing, tx.actor, target, "contact:supervise")
     _check_callback_queue(queue)
+    return _Move(row=row, due=due, queue=queue)
+
+
+def _move_scheduled(
+    tx: CallbackTx, move: _Move, *, mine: bool, batch: _Batch | None = None
+) -> ContactRecord:
+    """The writes of a move `_plan_move` checked."""
+    row, due, queue = move.row, move.due, move.queue
+    now = tx.clock.now()
     # a scheduled callback "arrives" when it is due (see schedule_callback)
     tx.contacts.update_contact(
         row.id, queue_id=queue.id, callback_due_at=due, arrived_at=due, updated_at=now
@@ -809,6 +858,127 @@ def move_callback(
         org_unit_path=moved.org_unit_path,
         before={"due_at": before_due, "queue_id": row.queue_id},
         after={"due_at": due.isoformat(), "queue_id": queue.id},
-        details={"callback_of": row.callback_of, "as": "owner" if mine else "supervisor"},
+        details={
+            "callback_of": row.callback_of,
+            "as": "owner" if mine else "supervisor",
+            **_batch_details(batch),
+        },
     )
     return moved
+
+
+# --- many scheduled callbacks at once: a team lead's one decision (批量改约 / 批量取消) ---------
+# A batch is one request, one transaction: a center closing at short notice moves or calls off
+# a queue's callbacks together, and either all of them change or none does.
+CALLBACK_BATCH_MAX = 200
+
+_T = TypeVar("_T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Batch:
+    """One team lead's decision over several callbacks: each audit row names it, so an auditor
+    sees the rows belong together."""
+
+    id: str
+    size: int
+
+
+def _batch_details(batch: _Batch | None) -> dict[str, object]:
+    return {} if batch is None else {"batch": batch.id, "batch_size": batch.size}
+
+
+def _check_batch(contact_ids: Sequence[str]) -> _Batch:
+    """1 to CALLBACK_BATCH_MAX callbacks, none twice (a repeated id is a client's mistake;
+    moving it twice would write two history entries for one decision)."""
+    if not 1 <= len(contact_ids) <= CALLBACK_BATCH_MAX:
+        raise InvalidInput(
+            f"give 1 to {CALLBACK_BATCH_MAX} callbacks (got {len(contact_ids)})",
+            key="errors.contact.callback_batch_size",
+            params={"max": CALLBACK_BATCH_MAX},
+            field="ids",
+        )
+    seen: set[str] = set()
+    for cid in contact_ids:
+        if cid in seen:
+            raise InvalidInput(
+                f"callback {cid} is given more than once; give each callback once",
+                key="errors.contact.callback_batch_repeated",
+                params={"contact_id": cid},
+                field="ids",
+            )
+        seen.add(cid)
+    return _Batch(id=new_id(), size=len(contact_ids))
+
+
+def _each(contact_ids: Sequence[str], check: Callable[[str], _T]) -> list[_T]:
+    """`check(id)` for every id in order. A refusal is the one the single-callback endpoint
+    gives, with the id it concerns added to its params (`contact_id`) and message, so the team
+    lead learns which callback stopped the batch."""
+    out: list[_T] = []
+    for cid in contact_ids:
+        try:
+            out.append(check(cid))
+        except HotlineError as exc:
+            exc.params = {**exc.params, "contact_id": cid}
+            exc.message = f"callback {cid}: {exc.message}"
+            raise
+    return out
+
+
+def move_callbacks(
+    tx: CallbackTx,
+    engine: RoutingEngine,
+    *,
+    contact_ids: Sequence[str],
+    due_at: dt.datetime,
+    queue_id: str | None = None,
+) -> list[ContactRecord]:
+    """A team lead moves several scheduled callbacks (1 to 200, each once) to the same time
+    and, optionally, queue, in one decision: each is checked and moved exactly as by
+    `move_callback` (as a team lead), and its audit entry carries the batch's id
+    (`details.batch`). All or nothing: if any one is refused (not found or not in scope, no
+    longer scheduled, due already, the time outside its entry point's business hours, the
+    queue not taking calls or not in scope) the whole batch is refused with that callback's
+    error (its id in `params.contact_id`) and nothing is written. Returns the callbacks in
+    the order given."""
+    tx.actor.require("contact:supervise")
+    batch = _check_batch(contact_ids)
+    check_callback_due(due_at, tx.clock.now())  # the one time for all: its error names no id
+    moves = _each(
+        contact_ids,
+        lambda cid: _plan_move(
+            tx,
+            access_callback(tx.contacts, tx.actor, cid, mine=False),
+            mine=False,
+            due_at=due_at,
+            queue_id=queue_id,
+        ),
+    )
+    return [_move_scheduled(tx, m, mine=False, batch=batch) for m in moves]
+
+
+def cancel_callbacks(
+    tx: CallbackTx,
+    engine: RoutingEngine,
+    *,
+    contact_ids: Sequence[str],
+    reason: str | None = None,
+) -> list[ContactRecord]:
+    """A team lead calls off several scheduled callbacks (1 to 200, each once) in one decision,
+    each exactly as `cancel_callback` does (as a team lead), with the same optional `reason`;
+    each audit entry carries the batch's id (`details.batch`). All or nothing: if any one is
+    not found, not in scope or no longer scheduled, the whole batch is refused with that
+    callback's error (its id in `params.contact_id`) and nothing is written. Returns the
+    callbacks in the order given."""
+    tx.actor.require("contact:supervise")
+    batch = _check_batch(contact_ids)
+    text = check_text(reason, field="reason", limit=CALLBACK_REASON_MAX)
+
+    def check(cid: str) -> ContactRecord:
+        row = access_callback(tx.contacts, tx.actor, cid, mine=False)
+        _still_scheduled(row)
+        return row
+
+    rows = _each(contact_ids, check)
+    return [_cancel_scheduled(tx, row, mine=False, reason=text, batch=batch) for row in rows]
