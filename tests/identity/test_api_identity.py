@@ -1018,6 +1018,31 @@ def test_reset_totp_requires_new_enrollment(
     problem(c.get("/api/users"), 403)
 
 
+def test_a_new_password_drops_a_pending_totp_secret(
+    runtime: Runtime, org: Any, login: Any, new_client: Any
+) -> None:
+    """The pending secret is shown again until confirmed, but not across a new password:
+    whoever knew the old one may have read it."""
+    org.user("sysadmin", "system_admin")
+    uid = org.user("agent", "agent", unit="team-a")
+    c = login("agent")
+    first = c.post("/api/me/totp").json()["otpauth_uri"]
+    assert c.post("/api/me/totp").json()["otpauth_uri"] == first
+    r = c.post(
+        "/api/me/password", json={"current_password": PASSWORD, "new_password": "Own-Passw0rd-22"}
+    )
+    assert r.status_code == 204, r.text
+    second = c.post("/api/me/totp").json()["otpauth_uri"]
+    assert second != first
+    # an administrator's password reset (say, after a suspected break-in) does the same
+    admin = login("sysadmin")
+    r = admin.post(f"/api/users/{uid}/password", json={"new_password": "Temp-Passw0rd-9"})
+    assert r.status_code in (200, 204), r.text
+    c = new_client()
+    assert sign_in(c, "agent", "Temp-Passw0rd-9").status_code == 200
+    assert c.post("/api/me/totp").json()["otpauth_uri"] not in (first, second)
+
+
 # --- API tokens ----------------------------------------------------------------------------
 def test_api_token_lifecycle(
     runtime: Runtime, org: Any, login: Any, clock: ManualClock, new_client: Any

@@ -30,7 +30,7 @@ const callbacksEn: CallbacksMessages = {
   cancelReason: 'Reason (optional)',
   cancelSubmit: 'Cancel callback',
   cancelled: 'Callback at {time} cancelled',
-  selectAll: 'Select all callbacks',
+  selectAll: 'Select all callbacks shown',
   selectFor: 'Select the callback at {time} ({caller})',
   bulkMove: 'Move selected ({count})',
   bulkCancel: 'Cancel selected ({count})',

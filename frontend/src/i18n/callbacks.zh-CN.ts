@@ -28,7 +28,7 @@ const callbacksZhCN = {
   cancelReason: '取消原因（可选）',
   cancelSubmit: '取消预约',
   cancelled: '已取消 {time} 的预约回呼',
-  selectAll: '选择全部预约回呼',
+  selectAll: '选择列表中显示的全部预约回呼',
   selectFor: '选择 {time} 的回呼（{caller}）',
   bulkMove: '批量改约（{count}）',
   bulkCancel: '批量取消（{count}）',

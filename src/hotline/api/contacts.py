@@ -117,8 +117,10 @@ CallbackIds = Annotated[
     list[Id36],
     Field(
         min_length=1,
-        max_length=actions.CALLBACK_BATCH_MAX,
-        description="the scheduled callbacks (contact ids), each once, 1 to 200",
+        # the domain refuses more than CALLBACK_BATCH_MAX with its own key (the page says how
+        # many are allowed); this bound only keeps absurd bodies out
+        max_length=5 * actions.CALLBACK_BATCH_MAX,
+        description="the scheduled callbacks (contact ids), each once, 1 to 100",
     ),
 ]
 

@@ -268,6 +268,10 @@ def _set_password(
         must_change_password=must_change,
     )
     tx.identity.add_password_history(user.id, pw_hash, now)
+    if not user.totp_enabled:
+        # A pending TOTP secret is shown again until confirmed (begin_totp_enrollment); whoever
+        # knew the old password may have read it, so a new password starts enrolment afresh.
+        tx.identity.set_totp_secret(user.id, None)
 
 
 def change_own_password(
@@ -495,7 +499,7 @@ def begin_totp_enrollment(tx: IdentityTx) -> str:
 
     A pending secret is shown again rather than replaced: someone who scanned the code and then
     reloaded the page (or whose first request was cut off) keeps a working authenticator entry.
-    An administrator's TOTP reset drops it.
+    A new password (changed or reset) and an administrator's TOTP reset drop it.
     """
     user = _self(tx)
     if user.totp_enabled:
