@@ -63,3 +63,28 @@ def build_floor(
 
     runtime.routing.execute(system_actor("fixture"), configure)
     return ids
+
+
+def callback_floor(runtime: Any, org: Any) -> dict[str, str]:
+    """The callback pages' floor: a faults queue for SMS and calls (a callback is a call), SMS
+    entry point 96266, agent1, a team lead and a channel gateway."""
+    return build_floor(
+        runtime,
+        org,
+        {
+            "agent1": ("agent", "team-a"),
+            "lead": ("team_lead", "center"),
+            "gateway": ("channel_gateway", "center"),
+        },
+        queues={
+            "faults": {
+                "skills": [["fault_repair", 3]],
+                "channels": ["sms", "voice"],
+                "offer_timeout_seconds": 60.0,
+                "wrap_up_seconds": 120.0,
+            }
+        },
+        entry_points=[("96266", "服务热线", "faults")],
+        agents={"agent1": {"fault_repair": 5}},
+        capacity={"sms": 1, "voice": 1},
+    )

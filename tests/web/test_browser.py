@@ -68,8 +68,14 @@ def assert_accessible(
 
     for _ in range(50):  # the page's CSP forbids wait_for_function's eval: poll instead
         if page.evaluate(_SETTLED):
+            unsettled = ""
             break
         page.wait_for_timeout(100)
+    else:  # said with a failure below, which it may explain
+        unsettled = page.evaluate(
+            "() => [...document.querySelectorAll('[class*=\"-enter-active\"],"
+            " [class*=\"-leave-active\"], .el-message')].map((e) => e.className).join('; ')"
+        )
     options: dict[str, Any] = {"resultTypes": ["violations"]}
     if modal:
         options["rules"] = {"color-contrast": {"enabled": False}}
@@ -85,7 +91,8 @@ def assert_accessible(
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
-    assert not bad, f"axe on {what}:\n" + "\n".join(bad)
+    note = f"\n(still moving after 5 s: {unsettled})" if unsettled else ""
+    assert not bad, f"axe on {what}:\n" + "\n".join(bad) + note
 
 
 def test_agent_sees_chinese_ui_and_switches_to_english(open_page: Any, org: Any, shot: Any) -> None:

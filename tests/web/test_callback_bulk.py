@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import pytest
-from floor import build_floor
+from floor import callback_floor
 from test_browser import TIMEOUT, assert_accessible, expect, sign_in
 from test_callback_list import row, schedule
 
@@ -29,28 +29,7 @@ UTC = dt.UTC
 
 @pytest.fixture
 def floor(runtime: Any, org: Any) -> dict[str, str]:
-    """A faults queue for SMS and calls, SMS entry point 96266, agent1, a team lead and a
-    channel gateway (as in test_callback_list)."""
-    return build_floor(
-        runtime,
-        org,
-        {
-            "agent1": ("agent", "team-a"),
-            "lead": ("team_lead", "center"),
-            "gateway": ("channel_gateway", "center"),
-        },
-        queues={
-            "faults": {
-                "skills": [["fault_repair", 3]],
-                "channels": ["sms", "voice"],
-                "offer_timeout_seconds": 60.0,
-                "wrap_up_seconds": 120.0,
-            }
-        },
-        entry_points=[("96266", "服务热线", "faults")],
-        agents={"agent1": {"fault_repair": 5}},
-        capacity={"sms": 1, "voice": 1},
-    )
+    return callback_floor(runtime, org)
 
 
 def close_evenings(runtime: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from floor import build_floor
+from floor import callback_floor
 from test_browser import TIMEOUT, assert_accessible, expect, sign_in
 
 from hotline.infra.db.schema import contacts
@@ -27,28 +27,7 @@ UTC = dt.UTC
 
 @pytest.fixture
 def floor(runtime: Any, org: Any) -> dict[str, str]:
-    """A faults queue for SMS and calls, SMS entry point 96266, agent1, a team lead and a
-    channel gateway."""
-    return build_floor(
-        runtime,
-        org,
-        {
-            "agent1": ("agent", "team-a"),
-            "lead": ("team_lead", "center"),
-            "gateway": ("channel_gateway", "center"),
-        },
-        queues={
-            "faults": {
-                "skills": [["fault_repair", 3]],
-                "channels": ["sms", "voice"],
-                "offer_timeout_seconds": 60.0,
-                "wrap_up_seconds": 120.0,
-            }
-        },
-        entry_points=[("96266", "服务热线", "faults")],
-        agents={"agent1": {"fault_repair": 5}},
-        capacity={"sms": 1, "voice": 1},
-    )
+    return callback_floor(runtime, org)
 
 
 def schedule(login: Any, caller: str, due: dt.datetime, note: str) -> str:
