@@ -108,7 +108,6 @@ def test_agent_handles_contacts_from_the_desktop(
     )
     state = page.get_by_test_id("desk-state")
     expect(state).to_have_attribute("data-state", "logged_out")
-    loaded = time.monotonic()  # the page has read the server's clock (with the agent's state)
     expect(page.get_by_test_id("desk-idle")).to_contain_text("请先在座席位签入")
 
     # Log in at a seat (not ready, reason "just logged in"), then ready.
@@ -119,6 +118,7 @@ def test_agent_handles_contacts_from_the_desktop(
     expect(page.get_by_test_id("desk-seat")).to_have_text("A-01")
     page.get_by_test_id("desk-ready").click()
     expect(state).to_have_attribute("data-state", "ready")
+    loaded = time.monotonic()  # the page has read the server's clock (the answer to "ready")
     expect(page.get_by_test_id("desk-time-in-state")).to_contain_text("持续")
     assert_accessible(page, "agent desktop (idle)")
     shot(page, "agent-desktop")
