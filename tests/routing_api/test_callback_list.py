@@ -128,6 +128,13 @@ def test_lists_by_due_time_then_id_paginated_and_scoped(floor: Floor) -> None:
         floor["agent1"], floor["agent2"], floor["agent1"], floor["agent1"]
     ]
     assert {c["callback_requested_by"] for c in mine["items"]} == {floor["agent1"]}
+    # …and only those one agent promised, page by page
+    by1 = _walk(floor, "lead", "/api/callbacks", 2, requested_by=floor["agent1"])
+    assert by1 == [a20["id"], a60["id"], a60b["id"]]
+    by2 = _page(
+        floor, "lead", "/api/callbacks", queue_id=floor["faults"], requested_by=floor["agent2"]
+    )
+    assert [c["id"] for c in by2["items"]] == [b30["id"]]
     assert _page(floor, "lead", "/api/callbacks", queue_id=floor["billing"])["items"] == []
     # a lead of another branch sees none, and not the queue either
     floor.org.user("lead2", "team_lead", unit="branch")

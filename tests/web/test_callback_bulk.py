@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from floor import callback_floor
-from test_browser import TIMEOUT, assert_accessible, expect, sign_in
+from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
 from test_callback_list import row, schedule
 
 from hotline.core.context import system_actor
@@ -155,3 +155,10 @@ def test_lead_moves_and_cancels_selected_callbacks(
     expect(cancel_many).to_have_text("批量取消（0）")
     expect(page.locator(".el-overlay:visible")).to_have_count(0)  # (axe: not while it fades)
     assert_accessible(page, "team view after bulk changes")
+
+    # Only the callbacks one agent promised (the server filters: here agent1 promised both).
+    with page.expect_request(lambda r: f"requested_by={floor['agent1']}" in r.url):
+        open_select(page, "callbacks-queue-by-agent")
+        page.get_by_role("option", name="Agent1").click()
+    expect(dues).to_have_count(2)
+    expect(team.get_by_test_id("callbacks-queue-by").nth(1)).to_have_text("Agent1")

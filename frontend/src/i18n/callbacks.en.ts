@@ -13,6 +13,7 @@ const callbacksEn: CallbacksMessages = {
   caller: 'Caller',
   queue: 'Queue',
   requestedBy: 'Scheduled by',
+  everyAgent: 'Every agent',
   note: 'Note',
   actions: 'Actions',
   unknownCaller: 'Unknown',

@@ -11,6 +11,7 @@ const callbacksZhCN = {
   caller: '客户号码',
   queue: '技能组',
   requestedBy: '预约坐席',
+  everyAgent: '全部坐席',
   note: '备注',
   actions: '操作',
   unknownCaller: '未知',

@@ -439,10 +439,12 @@ def supervised_callbacks(
     status: Literal["scheduled"] = "scheduled",
     limit: Limit = 50,
     after: CallbackAfter = None,
+    requested_by: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
 ) -> CallbackPage:
     """Scheduled callbacks that have not come in yet, of one queue or of every queue in your
-    scope (`contact:supervise`), by due time then id (caller masked). Pass `next_after` back
-    as `after` for the next page. `status` is `scheduled` (the only one listed for now)."""
+    scope (`contact:supervise`), by due time then id (caller masked); `requested_by` (an
+    agent id) keeps those that agent promised. Pass `next_after` back as `after` for the next
+    page. `status` is `scheduled` (the only one listed for now)."""
     with rt.db.read() as conn:
         if queue_id is not None:
             access_queue(SqlRoutingStore(conn), actor, queue_id, "contact:supervise")
@@ -453,6 +455,7 @@ def supervised_callbacks(
             queue_id=queue_id,
             limit=limit + 1,
             after=after,
+            requested_by=requested_by,
         )
     return _callback_page(views, limit)
 

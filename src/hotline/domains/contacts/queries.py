@@ -264,15 +264,18 @@ def supervised_callbacks(
     queue_id: str | None,
     limit: int,
     after: str | None,
+    requested_by: str | None = None,
 ) -> list[ContactView]:
     """Scheduled callbacks not come in yet in queues whose units the actor holds
     `contact:supervise` over (a team lead), all or of one queue (the caller has checked
-    access to it), by due time then id, masked."""
+    access to it), optionally only those one agent promised (`requested_by`, its agent id),
+    by due time then id, masked."""
     actor.require("contact:supervise")
     rows = store.scheduled_callbacks(
         limit=limit,
         after=parse_callback_cursor(after),
         queue_id=queue_id,
+        requested_by=requested_by,
         scopes=actor.scopes_for("contact:supervise"),
     )
     return _callback_views(rows, decrypt)
