@@ -14,47 +14,20 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from floor import build_floor
+from floor import callback_floor
 from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
 
-from hotline.domains.identity import secrets as id_secrets
 from hotline.infra.db.schema import contacts
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 NOTE = "客户 18 点后方便接听"
 
 
-@pytest.fixture(autouse=True)
-def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id, with tiny costs: signing in is not what these tests are about."""
-    monkeypatch.setattr(
-        id_secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
 @pytest.fixture
 def floor(runtime: Any, org: Any) -> dict[str, str]:
-    """A faults queue that takes SMS and calls (a callback is a call), SMS entry point 96266,
-    a wrap-up code, an agent for SMS and calls, a channel gateway."""
-    return build_floor(
-        runtime,
-        org,
-        {"agent1": ("agent", "team-a"), "gateway": ("channel_gateway", "center")},
-        queues={
-            "faults": {
-                "skills": [["fault_repair", 3]],
-                "channels": ["sms", "voice"],
-                "offer_timeout_seconds": 60.0,
-                "wrap_up_seconds": 120.0,
-            }
-        },
-        entry_points=[("96266", "服务热线", "faults")],
-        agents={"agent1": {"fault_repair": 5}},
-        capacity={"sms": 1, "voice": 1},
-    )
+    return callback_floor(runtime, org)
 
 
 def arrive(login: Any, caller: str) -> str:

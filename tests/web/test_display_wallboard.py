@@ -11,24 +11,14 @@ import re
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from test_browser import TIMEOUT, expect, open_select, sign_in
 
 from hotline.core.context import system_actor
-from hotline.domains.identity import secrets as id_secrets
 from hotline.domains.routing import actions as routing
 from hotline.domains.routing.model import Channel
 from hotline.domains.stats.actions import publish
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id, with tiny costs: signing in is not what this test is about."""
-    monkeypatch.setattr(
-        id_secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
 
 @pytest.fixture
