@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from test_browser import TIMEOUT, expect, open_select, sign_in
+from test_browser import TIMEOUT, choose, expect, open_select, sign_in
 
 from hotline.core.context import system_actor
 from hotline.domains.routing import actions as routing
@@ -125,8 +125,7 @@ def test_security_admin_grants_the_display_role_alone(open_page: Any, org: Any) 
 
     def grant(username: str, scope: str) -> None:
         table.locator("tr", has_text=username).get_by_role("button", name="授予角色").click()
-        open_select(page, "grant-role")
-        page.get_by_role("option", name="大屏账号").click()
+        choose(page, "grant-role", "大屏账号")
         open_select(page, "grant-scope")
         page.get_by_role("treeitem", name=scope, exact=True).click()
         dialog.get_by_role("button", name="授予角色").click()
