@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from floor import callback_floor
-from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
+from test_browser import TIMEOUT, assert_accessible, choose, expect, sign_in
 
 from hotline.infra.db.schema import contacts
 
@@ -118,8 +118,7 @@ def test_agent_requests_callbacks_from_the_desktop(
     assert_accessible(page, "agent desktop (wrap-up, callback scheduled)")
 
     # Wrap up; a second contact gets a callback as soon as possible (no time picked).
-    open_select(page, "desk-wrapup-code")
-    page.get_by_role("option", name="已解决").click()
+    choose(page, "desk-wrapup-code", "已解决")
     page.get_by_test_id("desk-wrapup-submit").click()
     expect(state).to_have_attribute("data-state", "ready")
     second = arrive(login, "13900001111")
@@ -136,8 +135,7 @@ def test_agent_requests_callbacks_from_the_desktop(
 
     # Once this one is coded the agent is ready again, and the callback waiting in the queue
     # is offered to it: a call, marked as a callback.
-    open_select(page, "desk-wrapup-code")
-    page.get_by_role("option", name="已解决").click()
+    choose(page, "desk-wrapup-code", "已解决")
     page.get_by_test_id("desk-wrapup-submit").click()
     offer = page.get_by_test_id("desk-offer")
     expect(offer).to_have_attribute("data-contact", asap.id, timeout=TIMEOUT)

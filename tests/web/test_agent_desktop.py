@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from floor import build_floor
-from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
+from test_browser import TIMEOUT, assert_accessible, choose, expect, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
@@ -187,8 +187,7 @@ def test_agent_handles_contacts_from_the_desktop(
     page.keyboard.press("w")
     expect(page.locator("#desk-wrapup-code")).to_be_focused()
     page.keyboard.press("Escape")
-    open_select(page, "desk-wrapup-code")
-    page.get_by_role("option", name="已解决").click()
+    choose(page, "desk-wrapup-code", "已解决")
     page.locator("#desk-wrapup-notes").fill("光猫重启后恢复")
     page.keyboard.press("r")  # typing in the notes: no shortcut fires
     expect(page.locator("#desk-wrapup-notes")).to_have_value("光猫重启后恢复r")
@@ -207,8 +206,7 @@ def test_agent_handles_contacts_from_the_desktop(
     dialog.get_by_test_id("desk-transfer-submit").click()
     expect(dialog.get_by_role("alert")).to_have_text("此项为必填项")
     assert_accessible(page, "transfer dialog with an error", within=[".el-dialog"], modal=True)
-    open_select(page, "desk-transfer-queue")
-    page.get_by_role("option", name="账单查询").click()
+    choose(page, "desk-transfer-queue", "账单查询")
     dialog.get_by_test_id("desk-transfer-submit").click()
     expect(contact).to_have_count(0)
     expect(state).to_have_attribute("data-state", "wrap_up")
@@ -266,8 +264,7 @@ def test_duty_manager_sees_caller_and_history_and_transfers_to_an_agent(
     dialog = page.get_by_role("dialog", name="转接来电")
     dialog.locator("label.el-radio", has_text="坐席").click()
     expect(dialog.get_by_role("radio", name="坐席")).to_be_checked()
-    open_select(page, "desk-transfer-agent")
-    page.get_by_role("option", name="Agent1 (agent1)").click()
+    choose(page, "desk-transfer-agent", "Agent1 (agent1)")
     dialog.get_by_test_id("desk-transfer-submit").click()
     expect(page.get_by_test_id("desk-contact")).to_have_count(0)
     expect(state).to_have_attribute("data-state", "wrap_up")

@@ -87,7 +87,7 @@ def assert_accessible(
         page.wait_for_timeout(100)
     else:  # said with a failure below, which it may explain
         unsettled = page.evaluate(
-            "() => [...document.querySelectorAll('[class*=\"-enter-active\"],"
+            '() => [...document.querySelectorAll(\'[class*="-enter-active"],'
             " [class*=\"-leave-active\"], .el-message')].map((e) => e.className).join('; ')"
         )
     options: dict[str, Any] = {"resultTypes": ["violations"]}

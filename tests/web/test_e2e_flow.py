@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from floor import build_floor
-from test_browser import PASSWORD, assert_accessible, expect, open_select, sign_in
+from test_browser import PASSWORD, assert_accessible, choose, expect, sign_in
 from test_wallboard import agent_action
 
 from hotline.core.clock import ManualClock
@@ -288,8 +288,7 @@ def test_contact_center_day_across_a_server_restart(
     desk.get_by_test_id("desk-transfer").click()
     dialog = desk.get_by_role("dialog", name="转接来电")
     expect(dialog).to_be_visible()
-    open_select(desk, "desk-transfer-queue")
-    desk.get_by_role("option", name="账单查询").click()
+    choose(desk, "desk-transfer-queue", "账单查询")
     dialog.get_by_test_id("desk-transfer-submit").click()
     expect(contact).to_have_count(0)
     expect(state).to_have_attribute("data-state", "wrap_up")
@@ -325,8 +324,7 @@ def test_contact_center_day_across_a_server_restart(
     expect(state).to_have_attribute("data-state", "wrap_up")
     expect(desk.get_by_test_id("desk-wrap-up-timer")).to_contain_text("话后处理剩余")
     expect(card1).to_have_text("话后处理")
-    open_select(desk, "desk-wrapup-code")
-    desk.get_by_role("option", name="已解决").click()
+    choose(desk, "desk-wrapup-code", "已解决")
     desk.locator("#desk-wrapup-notes").fill("光猫重启后恢复")
     shot(desk, "e2e-5-desk-wrap-up")
     desk.get_by_test_id("desk-wrapup-submit").click()
@@ -360,8 +358,7 @@ def test_contact_center_day_across_a_server_restart(
     board.get_by_test_id("set-not-ready-agent1").click()
     not_ready = board.get_by_role("dialog", name="将 Agent1 设为示忙")
     expect(not_ready).to_be_visible()
-    open_select(board, "team-reason")
-    board.get_by_role("option", name="会议").click()
+    choose(board, "team-reason", "会议")
     catch_up(clock)
     not_ready.get_by_test_id("not-ready-submit").click()
     expect(team_state).to_have_text("示忙")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from floor import build_floor
-from test_browser import TIMEOUT, assert_accessible, expect, open_select, sign_in
+from test_browser import TIMEOUT, assert_accessible, choose, expect, open_select, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_argon2")]
 
@@ -245,8 +245,7 @@ def test_team_lead_controls_agents_and_waiting_contacts(
     dialog = page.get_by_role("dialog", name="将 Agent2 设为示忙")
     expect(dialog).to_be_visible()
     assert_accessible(page, "set not ready dialog", within=[".el-dialog"], modal=True)
-    open_select(page, "team-reason")
-    page.get_by_role("option", name="会议").click()
+    choose(page, "team-reason", "会议")
     dialog.get_by_test_id("not-ready-submit").click()
     expect(agent2_state).to_have_text("示忙")
     expect(page.get_by_test_id("team-notice")).to_contain_text("已更新 Agent2 的状态")
